@@ -1,0 +1,279 @@
+//! MySQL/MariaDB role probes and the few actions failover hooks take: read a server's role
+//! (read-only flags, replica status, GTID position, version), flip `read_only`, and answer
+//! "is it alive" and "may it take writes".
+//!
+//! Every call runs under connect, read and write timeouts: a frozen server (SIGSTOP, hung host)
+//! still completes the TCP handshake from the kernel's backlog, and only the read timeout turns
+//! it into an [`Error::Timeout`] instead of a hang. Credentials come from a MySQL option file or
+//! `MYSQL_PWD`, never from argv, and no message or `Debug` output shows the password.
+//!
+//! - [`optfile`]: parsing `my.cnf`-style option files.
+//! - `credentials`: user and password from an option file or `MYSQL_PWD`.
+//! - `error`: the error classes and how the driver's errors map onto them.
+//! - `status`: typed role and replica status, mapped from result rows (no I/O).
+//! - this file: the connection, its queries and actions.
+
+mod credentials;
+mod error;
+pub mod optfile;
+mod status;
+
+use std::fmt;
+use std::time::Duration;
+
+use ::mysql::prelude::Queryable;
+use ::mysql::{Conn, OptsBuilder, Row, Value};
+
+use crate::addr::HostPort;
+pub use credentials::{Credentials, Password, CLIENT_GROUPS};
+use error::Context;
+pub use error::Error;
+pub use optfile::{OptionFile, OptionFileError};
+pub use status::{Fields, Flavor, GtidPosition, IoState, ReplicaStatus, ServerRole, ThreadError, WriteBlocker};
+
+/// `ERROR 1193 Unknown system variable`: how a server says it lacks e.g. `super_read_only`.
+const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+/// `ERROR 1064` parse error: `SHOW SLAVE STATUS` on MySQL 8.4+, `SHOW REPLICA STATUS` on old servers.
+const PARSE_ERROR: u16 = 1064;
+
+/// Time limits for every network call to one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP connect.
+    pub connect: Duration,
+    /// Each wait for the server's answer, the login handshake included.
+    pub read: Duration,
+    /// Each send.
+    pub write: Duration,
+}
+
+impl Timeouts {
+    pub fn all(d: Duration) -> Timeouts {
+        Timeouts { connect: d, read: d, write: d }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts { connect: Duration::from_secs(2), read: Duration::from_secs(3), write: Duration::from_secs(3) }
+    }
+}
+
+/// An open connection to one server, used for a handful of probes or actions and then dropped.
+pub struct Server {
+    conn: Conn,
+    addr: HostPort,
+    user: String,
+    timeouts: Timeouts,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).field("user", &self.user).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Connects over TCP and logs in. Never uses a unix socket, even for a loopback address:
+    /// the probe must see what remote clients see.
+    pub fn connect(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Result<Server, Error> {
+        let opts = OptsBuilder::new()
+            .ip_or_hostname(Some(addr.host.clone()))
+            .tcp_port(addr.port)
+            .user(Some(creds.user.clone()))
+            .pass(creds.password.as_ref().map(|p| p.expose().to_string()))
+            .prefer_socket(false)
+            .tcp_connect_timeout(Some(timeouts.connect))
+            .read_timeout(Some(timeouts.read))
+            .write_timeout(Some(timeouts.write))
+            // Known up front, so the driver skips its `SELECT @@max_allowed_packet` round trip.
+            .max_allowed_packet(Some(16 * 1024 * 1024));
+        let ctx = Context { addr, user: &creds.user, timeouts: &timeouts };
+        let conn = Conn::new(opts).map_err(|e| ctx.classify(e, "connect"))?;
+        Ok(Server { conn, addr: addr.clone(), user: creds.user.clone(), timeouts })
+    }
+
+    pub fn addr(&self) -> &HostPort {
+        &self.addr
+    }
+
+    fn ctx(&self) -> Context<'_> {
+        Context { addr: &self.addr, user: &self.user, timeouts: &self.timeouts }
+    }
+
+    fn bad(&self, statement: &str, detail: impl Into<String>) -> Error {
+        Error::BadResponse { addr: self.addr.clone(), statement: statement.to_string(), detail: detail.into() }
+    }
+
+    /// The first row of `sql` as column name → text, or `None` for an empty result.
+    fn first_row(&mut self, sql: &str) -> Result<Option<Fields>, Error> {
+        let row: Option<Row> = self.conn.query_first(sql).map_err(|e| self.ctx().classify(e, sql))?;
+        Ok(row.map(|row| {
+            row.columns_ref()
+                .iter()
+                .enumerate()
+                .map(|(i, col)| (col.name_str().into_owned(), row.as_ref(i).and_then(value_text)))
+                .collect()
+        }))
+    }
+
+    /// The single value `sql` returns (`None` for SQL NULL).
+    fn scalar(&mut self, sql: &str) -> Result<Option<String>, Error> {
+        let row: Option<Row> = self.conn.query_first(sql).map_err(|e| self.ctx().classify(e, sql))?;
+        let row = row.ok_or_else(|| self.bad(sql, "no row"))?;
+        Ok(row.as_ref(0).and_then(value_text))
+    }
+
+    fn flag(&mut self, sql: &str) -> Result<bool, Error> {
+        let v = self.scalar(sql)?;
+        parse_flag(v.as_deref()).ok_or_else(|| self.bad(sql, format!("expected 0 or 1, got {v:?}")))
+    }
+
+    fn exec(&mut self, sql: &str) -> Result<(), Error> {
+        self.conn.query_drop(sql).map_err(|e| self.ctx().classify(e, sql))
+    }
+
+    /// A trivial round trip (`SELECT 1`): the server is alive and answering queries.
+    pub fn ping(&mut self) -> Result<(), Error> {
+        const SQL: &str = "SELECT 1";
+        match self.scalar(SQL)?.as_deref() {
+            Some("1") => Ok(()),
+            other => Err(self.bad(SQL, format!("got {other:?}"))),
+        }
+    }
+
+    /// `SELECT VERSION()`, e.g. `10.11.19-MariaDB-0+deb12u1-log`. (The handshake's version,
+    /// which the driver reports, is a `5.5.5-` compatibility prefix on MariaDB.)
+    pub fn version(&mut self) -> Result<String, Error> {
+        const SQL: &str = "SELECT VERSION()";
+        self.scalar(SQL)?.ok_or_else(|| self.bad(SQL, "NULL version"))
+    }
+
+    pub fn read_only(&mut self) -> Result<bool, Error> {
+        self.flag("SELECT @@global.read_only")
+    }
+
+    /// `@@super_read_only`, or `None` where the server has no such variable (MariaDB).
+    pub fn super_read_only(&mut self) -> Result<Option<bool>, Error> {
+        match self.flag("SELECT @@global.super_read_only") {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::Query { code: UNKNOWN_SYSTEM_VARIABLE, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The replica status, or `None` when the server is not configured as a replica.
+    /// Tries `SHOW SLAVE STATUS` (MariaDB, MySQL < 8.4), then `SHOW REPLICA STATUS` (MySQL 8.4+).
+    pub fn replica_status(&mut self) -> Result<Option<ReplicaStatus>, Error> {
+        const OLD: &str = "SHOW SLAVE STATUS";
+        const NEW: &str = "SHOW REPLICA STATUS";
+        let (sql, row) = match self.first_row(OLD) {
+            Ok(row) => (OLD, row),
+            Err(first @ Error::Query { .. }) => match self.first_row(NEW) {
+                Ok(row) => (NEW, row),
+                // Neither is known: the first error is the one that explains an old server.
+                Err(Error::Query { code: PARSE_ERROR, .. }) => return Err(first),
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        row.map(|fields| ReplicaStatus::from_fields(&fields).map_err(|detail| self.bad(sql, detail))).transpose()
+    }
+
+    /// GTID positions for the server's flavor, or `None` where it has no GTID variables.
+    pub fn gtid_position(&mut self, flavor: Flavor) -> Result<Option<GtidPosition>, Error> {
+        let result = match flavor {
+            Flavor::MariaDb => {
+                const SQL: &str = "SELECT @@global.gtid_current_pos AS executed, @@global.gtid_slave_pos AS replica_pos";
+                self.first_row(SQL).map(|row| {
+                    row.map(|r| GtidPosition {
+                        executed: r.get("executed").cloned().flatten().unwrap_or_default(),
+                        replica_pos: r.get("replica_pos").cloned().flatten(),
+                    })
+                })
+            }
+            Flavor::MySql => self
+                .scalar("SELECT @@global.gtid_executed")
+                .map(|v| Some(GtidPosition { executed: v.unwrap_or_default(), replica_pos: None })),
+        };
+        match result {
+            Err(Error::Query { code: UNKNOWN_SYSTEM_VARIABLE, .. }) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Reads everything that decides the server's role.
+    pub fn role(&mut self) -> Result<ServerRole, Error> {
+        let version = self.version()?;
+        let flavor = Flavor::from_version(&version);
+        Ok(ServerRole {
+            read_only: self.read_only()?,
+            super_read_only: self.super_read_only()?,
+            replica: self.replica_status()?,
+            gtid: self.gtid_position(flavor)?,
+            version,
+            flavor,
+        })
+    }
+
+    /// `read_only` off and no replication thread running; the reasons if not.
+    pub fn write_blockers(&mut self) -> Result<Vec<WriteBlocker>, Error> {
+        Ok(self.role()?.write_blockers())
+    }
+
+    /// Sets `read_only`, and `super_read_only` where the server has it, so that on MySQL
+    /// SUPER users are stopped too. (On MariaDB, users with `READ_ONLY ADMIN` — root included —
+    /// still write; only stopping the server or its clients prevents that.)
+    pub fn set_read_only(&mut self, on: bool) -> Result<(), Error> {
+        let has_super = self.super_read_only()?.is_some();
+        if on {
+            self.exec("SET GLOBAL read_only = ON")?;
+            if has_super {
+                self.exec("SET GLOBAL super_read_only = ON")?;
+            }
+        } else {
+            // super_read_only=ON forces read_only=ON, so it goes first.
+            if has_super {
+                self.exec("SET GLOBAL super_read_only = OFF")?;
+            }
+            self.exec("SET GLOBAL read_only = OFF")?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects and reads the role in one call: what a check or hook does for each server.
+pub fn probe(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Result<ServerRole, Error> {
+    Server::connect(addr, creds, timeouts)?.role()
+}
+
+fn value_text(v: &Value) -> Option<String> {
+    match v {
+        Value::NULL => None,
+        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::UInt(u) => Some(u.to_string()),
+        other => Some(other.as_sql(true)),
+    }
+}
+
+fn parse_flag(v: Option<&str>) -> Option<bool> {
+    match v?.to_ascii_uppercase().as_str() {
+        "1" | "ON" => Some(true),
+        "0" | "OFF" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_accept_numbers_and_words() {
+        assert_eq!(parse_flag(Some("1")), Some(true));
+        assert_eq!(parse_flag(Some("OFF")), Some(false));
+        assert_eq!(parse_flag(Some("maybe")), None);
+        assert_eq!(parse_flag(None), None);
+    }
+}

@@ -1,0 +1,110 @@
+//! Who sengu logs in to MySQL as: the user and password from a MySQL option file or
+//! `MYSQL_PWD`, never from argv, held in a [`Password`] that does not print.
+
+use std::fmt;
+use std::path::Path;
+
+use super::optfile::{OptionFile, OptionFileError};
+
+/// Option-file groups read for credentials, as the MariaDB client reads them (`[client]` is
+/// the one both MySQL and MariaDB clients share).
+pub const CLIENT_GROUPS: &[&str] = &["client", "client-server", "client-mariadb"];
+
+/// A password. `Debug` prints `***`, and there is no `Display`, so it cannot end up in a log
+/// line by accident; [`Password::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn new(secret: impl Into<String>) -> Password {
+        Password(secret.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Who to log in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Option<Password>,
+}
+
+impl Credentials {
+    pub fn new(user: impl Into<String>, password: Option<Password>) -> Credentials {
+        Credentials { user: user.into(), password }
+    }
+
+    /// Reads `user` and `password` from the option file's client groups ([`CLIENT_GROUPS`]),
+    /// falling back to `MYSQL_PWD` for the password and to the effective Unix user's name for
+    /// the user, as the mysql client does. No default option files (`~/.my.cnf`) are read:
+    /// only the one given. `host`, `port` and `socket` in the file are ignored, because the
+    /// server to talk to always comes from the caller (a hook's arguments, a check's flags).
+    pub fn load(option_file: Option<&Path>) -> Result<Credentials, OptionFileError> {
+        let file = option_file.map(OptionFile::load).transpose()?;
+        Credentials::resolve(file.as_ref(), std::env::var("MYSQL_PWD").ok(), login_name())
+    }
+
+    /// [`Credentials::load`] without the environment: option file first, then `mysql_pwd` for
+    /// the password (empty counts as unset), then `login` for the user, then `root`.
+    pub fn resolve(file: Option<&OptionFile>, mysql_pwd: Option<String>, login: Option<String>) -> Result<Credentials, OptionFileError> {
+        let (mut user, mut password) = (None, None);
+        if let Some(file) = file {
+            user = file.value(CLIENT_GROUPS, "user")?.map(str::to_string);
+            password = file.value(CLIENT_GROUPS, "password")?.map(Password::new);
+        }
+        let password = password.or_else(|| mysql_pwd.filter(|p| !p.is_empty()).map(Password::new));
+        let user = user.or(login).unwrap_or_else(|| "root".to_string());
+        Ok(Credentials { user, password })
+    }
+}
+
+fn login_name() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_debug_is_masked() {
+        let c = Credentials::new("sengu", Some(Password::new("hunter2")));
+        assert_eq!(format!("{:?}", c.password), "Some(***)");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn option_file_beats_mysql_pwd_which_beats_nothing() {
+        let f = OptionFile::parse("[client]\nuser=sengu\npassword=from-file\n", Path::new("/my.cnf")).unwrap();
+        let c = Credentials::resolve(Some(&f), Some("from-env".into()), Some("login".into())).unwrap();
+        assert_eq!((c.user.as_str(), c.password.unwrap().expose()), ("sengu", "from-file"));
+
+        let f = OptionFile::parse("[client-mariadb]\nuser=maria\n[mysqld]\npassword=not-ours\n", Path::new("/my.cnf")).unwrap();
+        let c = Credentials::resolve(Some(&f), Some("from-env".into()), Some("login".into())).unwrap();
+        assert_eq!((c.user.as_str(), c.password.unwrap().expose()), ("maria", "from-env"));
+
+        let c = Credentials::resolve(None, Some(String::new()), Some("login".into())).unwrap();
+        assert_eq!((c.user.as_str(), c.password), ("login", None));
+        assert_eq!(Credentials::resolve(None, None, None).unwrap().user, "root");
+    }
+
+    #[test]
+    fn a_valueless_password_line_is_an_error_not_an_empty_password() {
+        let f = OptionFile::parse("[client]\npassword\n", Path::new("/my.cnf")).unwrap();
+        assert!(matches!(Credentials::resolve(Some(&f), None, None), Err(OptionFileError::MissingValue { .. })));
+    }
+}

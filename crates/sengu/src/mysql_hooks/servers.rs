@@ -1,0 +1,134 @@
+//! What the MySQL hooks ask of the database servers: is the new master really one (reachable,
+//! not replicating, writable, optionally made writable), is some other server a writable master,
+//! does the old master now replicate from the new one, and fencing the old master.
+//!
+//! Every call runs under the given timeouts (a dead old master is the usual case, and a frozen
+//! one must not stall the failover).
+
+use std::fmt;
+
+use crate::addr::HostPort;
+use crate::mysql::{self, Credentials, Server, Timeouts, WriteBlocker};
+
+/// Why the new master was not published.
+#[derive(Debug)]
+pub enum Rejection {
+    /// It could not be connected to or did not answer.
+    Unreachable(mysql::Error),
+    /// It answered, but is not a writable master.
+    NotWritable { addr: HostPort, blockers: Vec<WriteBlocker> },
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::Unreachable(e) => write!(f, "{e}"),
+            Rejection::NotWritable { addr, blockers } => {
+                let reasons: Vec<String> = blockers.iter().map(ToString::to_string).collect();
+                write!(f, "{addr} is not writable: {}", reasons.join(", "))
+            }
+        }
+    }
+}
+
+/// The new master passed verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// `read_only` was on and this run turned it off (`--make-writable`).
+    pub made_writable: bool,
+    /// `SELECT VERSION()`.
+    pub version: String,
+}
+
+/// Checks that `addr` is a master that takes writes: reachable, no replication thread running,
+/// `read_only` (and `super_read_only`) off. With `make_writable`, a server whose only blockers
+/// are the read-only flags gets them turned off and is checked again; a server still
+/// replicating is never made writable, since writes there would fork its data from its master's.
+pub fn verify_new_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts, make_writable: bool) -> Result<Verified, Rejection> {
+    let mut server = Server::connect(addr, creds, timeouts).map_err(Rejection::Unreachable)?;
+    let role = server.role().map_err(Rejection::Unreachable)?;
+    let blockers = role.write_blockers();
+    if blockers.is_empty() {
+        return Ok(Verified { made_writable: false, version: role.version });
+    }
+    let only_flags = blockers.iter().all(|b| matches!(b, WriteBlocker::ReadOnly | WriteBlocker::SuperReadOnly));
+    if !(make_writable && only_flags) {
+        return Err(Rejection::NotWritable { addr: addr.clone(), blockers });
+    }
+    server.set_read_only(false).map_err(Rejection::Unreachable)?;
+    let role = server.role().map_err(Rejection::Unreachable)?;
+    let blockers = role.write_blockers();
+    if blockers.is_empty() {
+        Ok(Verified { made_writable: true, version: role.version })
+    } else {
+        Err(Rejection::NotWritable { addr: addr.clone(), blockers })
+    }
+}
+
+/// True when `addr` answers as a writable, non-replicating master. Any failure to ask counts
+/// as "no": this decides whether a record naming it may be replaced or removed, and a server
+/// that cannot be reached cannot be taking the application's writes through Consul either.
+pub fn is_writable_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> bool {
+    mysql::probe(addr, creds, timeouts).is_ok_and(|role| role.is_writable())
+}
+
+/// True when `replica` runs both replication threads against `master` (a demoted old master
+/// after a switchover). `Master_Host` must be written as the hook receives the master's host.
+pub fn replicates_from(replica: &HostPort, master: &HostPort, creds: &Credentials, timeouts: Timeouts) -> bool {
+    mysql::probe(replica, creds, timeouts)
+        .ok()
+        .and_then(|role| role.replica)
+        .is_some_and(|status| status.is_healthy() && status.master == *master)
+}
+
+/// What fencing the old master did.
+#[derive(Debug)]
+pub enum Fence {
+    /// `read_only` is on now; `super_read_only` too where the server has it.
+    Fenced { addr: HostPort, super_read_only: bool },
+    /// Not reachable: probably why the failover happens; not an error.
+    Unreachable(mysql::Error),
+    /// Reachable, but setting `read_only` failed (e.g. the user lacks the privilege).
+    Failed(mysql::Error),
+}
+
+impl fmt::Display for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fence::Fenced { addr, super_read_only: true } => write!(f, "fenced old master {addr}: read_only and super_read_only are ON"),
+            Fence::Fenced { addr, super_read_only: false } => write!(
+                f,
+                "fenced old master {addr}: read_only is ON (the server has no super_read_only: users with READ_ONLY ADMIN or SUPER can still write)"
+            ),
+            Fence::Unreachable(e) => write!(f, "old master not fenced, it is unreachable: {e}"),
+            Fence::Failed(e) => write!(f, "old master not fenced: {e}"),
+        }
+    }
+}
+
+impl Fence {
+    /// A short word for the action log.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Fence::Fenced { .. } => "fenced",
+            Fence::Unreachable(_) => "unreachable",
+            Fence::Failed(_) => "failed",
+        }
+    }
+}
+
+/// Sets `read_only` (and `super_read_only` where it exists) on the old master, if it answers
+/// within `timeouts`.
+pub fn fence(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Fence {
+    let mut server = match Server::connect(addr, creds, timeouts) {
+        Ok(server) => server,
+        Err(e @ (mysql::Error::Unreachable { .. } | mysql::Error::Timeout { .. })) => return Fence::Unreachable(e),
+        Err(e) => return Fence::Failed(e),
+    };
+    let fenced = server.set_read_only(true).and_then(|()| server.super_read_only());
+    match fenced {
+        Ok(super_read_only) => Fence::Fenced { addr: addr.clone(), super_read_only: super_read_only == Some(true) },
+        Err(e @ (mysql::Error::Unreachable { .. } | mysql::Error::Timeout { .. })) => Fence::Unreachable(e),
+        Err(e) => Fence::Failed(e),
+    }
+}

@@ -1,0 +1,383 @@
+//! The MySQL hooks' settings: the flag group both hooks share ([`HookArgs`]), the flags only one
+//! of them takes ([`HookFlags`]), the `[mysql-hooks]` and `[mysql]` config tables, and their
+//! merge into ready-to-use [`HookSettings`] (flag > environment > file > default).
+//!
+//! mysqlfailover passes a hook nothing but positional addresses, so in production every value
+//! here comes from `SENGU_*` variables or the config file; the flags exist for hand use and tests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::addr::HostPort;
+use crate::consul::{self, Client, ClientConfig};
+use crate::mysql::{Credentials, OptionFileError, Timeouts};
+use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
+
+/// Catalog node that stands for the master (the old shell hooks' name).
+pub const DEFAULT_MASTER_NODE: &str = "foo-db-master";
+/// Catalog node that stands for the replica.
+pub const DEFAULT_REPLICA_NODE: &str = "foo-db-slave";
+/// KV key holding the master's address.
+pub const DEFAULT_KV_KEY: &str = "foo-db-master";
+/// The whole run's time budget for Consul calls. mysqlfailover waits for a hook without any
+/// timeout, so this is what keeps a hung Consul from stalling a failover.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Connect, read and write timeout of each MySQL call (verification, probes).
+pub const DEFAULT_MYSQL_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connect and read timeout for fencing the old master, which is usually dead: keep it short.
+pub const DEFAULT_FENCE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `--wait-dns` waits for Consul's DNS to answer the new address.
+pub const DEFAULT_WAIT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the master's address is written to the KV key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KvFormat {
+    /// The bare host (`10.0.0.12`), as the shell hook this replaces wrote it.
+    #[default]
+    Plain,
+    /// `{"host": …, "port": …, "previous": "host:port" or null, "changed_at": RFC 3339}`.
+    Json,
+}
+
+/// Flags both hooks take, flattened into each binary's command line. Every one also reads a
+/// `SENGU_*` variable and has a `[mysql-hooks]`/`[mysql]` key; none has a clap default, so the
+/// file can set it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HookArgs {
+    /// Catalog node that publishes the master (also [mysql-hooks] master_node) [default: foo-db-master]
+    #[arg(long, global = true, env = "SENGU_MASTER_NODE", value_name = "NAME")]
+    pub master_node: Option<String>,
+    /// Catalog node that publishes a replica (also [mysql-hooks] replica_node) [default: foo-db-slave]
+    #[arg(long, global = true, env = "SENGU_REPLICA_NODE", value_name = "NAME")]
+    pub replica_node: Option<String>,
+    /// KV key holding the master's address (also [mysql-hooks] kv_key) [default: foo-db-master]
+    #[arg(long, global = true, env = "SENGU_KV_KEY", value_name = "KEY")]
+    pub kv_key: Option<String>,
+    /// Also publish the master as this service (with its port) on the master node (also [mysql-hooks] service)
+    #[arg(long, global = true, env = "SENGU_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+    /// MySQL option file with the [client] user and password (also [mysql] defaults_file)
+    #[arg(long, global = true, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
+    pub mysql_defaults_file: Option<PathBuf>,
+    /// MySQL user, overriding the option file's (also [mysql] user)
+    #[arg(long, global = true, env = "SENGU_MYSQL_USER", value_name = "USER")]
+    pub mysql_user: Option<String>,
+    /// Timeout of each MySQL connect and query, e.g. 3s (also [mysql-hooks] mysql_timeout) [default: 3s]
+    #[arg(long, global = true, env = "SENGU_MYSQL_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub mysql_timeout: Option<Duration>,
+}
+
+/// Flags only one hook has; the other leaves them at their `Default`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookFlags {
+    /// after: turn `read_only` off on the new master instead of refusing it.
+    pub make_writable: bool,
+    /// after: how the KV value is written.
+    pub kv_format: Option<KvFormat>,
+    /// after: the DNS server (Consul's) to wait on.
+    pub wait_dns: Option<HostPort>,
+    /// after: the name to look up there.
+    pub wait_dns_name: Option<String>,
+    /// after: how long to wait.
+    pub wait_dns_timeout: Option<Duration>,
+    /// before: set `read_only` on the old master when it is reachable.
+    pub fence_old_master: bool,
+    /// before: how long fencing may take.
+    pub fence_timeout: Option<Duration>,
+}
+
+/// The `[mysql-hooks]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileSettings {
+    pub master_node: Option<String>,
+    pub replica_node: Option<String>,
+    pub kv_key: Option<String>,
+    pub service: Option<String>,
+    pub kv_format: Option<KvFormat>,
+    pub make_writable: Option<bool>,
+    pub fence_old_master: Option<bool>,
+    /// `IP:PORT` of Consul's DNS interface.
+    pub wait_dns: Option<String>,
+    pub wait_dns_name: Option<String>,
+    #[serde(with = "optional_duration")]
+    pub wait_dns_timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub mysql_timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub fence_timeout: Option<Duration>,
+}
+
+/// The `[mysql]` table: how sengu logs in to MySQL/MariaDB.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MysqlFileSettings {
+    /// A MySQL option file; its `[client]` groups give `user` and `password`.
+    pub defaults_file: Option<PathBuf>,
+    /// The user, overriding the option file's.
+    pub user: Option<String>,
+}
+
+/// Names of the Consul records the hooks manage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub master_node: String,
+    pub replica_node: String,
+    pub kv_key: String,
+    /// The service published on the master node, if any.
+    pub service: Option<String>,
+}
+
+impl Names {
+    /// The KV key where `mysql-before-exec` records the move in progress, so that
+    /// `mysql-after-exec` learns the old master even when called with two arguments, and a
+    /// rerun of a failed `after` can finish the move.
+    pub fn move_key(&self) -> String {
+        format!("sengu/mysql/{}/move", self.kv_key)
+    }
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names {
+            master_node: DEFAULT_MASTER_NODE.into(),
+            replica_node: DEFAULT_REPLICA_NODE.into(),
+            kv_key: DEFAULT_KV_KEY.into(),
+            service: None,
+        }
+    }
+}
+
+/// Where and how long to wait for DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitDns {
+    pub server: SocketAddr,
+    /// `None`: `<master_node>.node.consul`.
+    pub name: Option<String>,
+    pub timeout: Duration,
+}
+
+/// Everything a hook run needs, merged and checked.
+#[derive(Debug)]
+pub struct HookSettings {
+    pub names: Names,
+    pub kv_format: KvFormat,
+    pub make_writable: bool,
+    pub fence_old_master: bool,
+    pub wait_dns: Option<WaitDns>,
+    pub credentials: Credentials,
+    pub mysql_timeouts: Timeouts,
+    pub fence_timeouts: Timeouts,
+    /// The Consul client, its deadline set to the end of the run's budget.
+    pub consul: Client,
+    /// The budget for all Consul calls of the run, counted from [`HookSettings::resolve`].
+    pub timeout: Duration,
+}
+
+/// Settings that cannot be used. The hook exits 2 before touching anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Settings(#[from] settings::Error),
+    #[error("{0}")]
+    Consul(#[from] consul::Error),
+    #[error("mysql credentials: {0}")]
+    Credentials(#[from] OptionFileError),
+    #[error("invalid {what} {value:?}: {reason}")]
+    BadValue { what: &'static str, value: String, reason: String },
+}
+
+impl HookSettings {
+    /// Merges flags and environment (already in `args`, `flags`, `common`, `consul_args`) with
+    /// the config file and the defaults, reads the MySQL credentials and the Consul client
+    /// configuration (`CONSUL_*`).
+    pub fn resolve(
+        args: &HookArgs,
+        flags: &HookFlags,
+        common: &CommonArgs,
+        consul_args: &ConsulArgs,
+        config: &ConfigFile,
+    ) -> Result<HookSettings, SetupError> {
+        let file: FileSettings = config.section("mysql-hooks")?;
+        let mysql: MysqlFileSettings = config.section("mysql")?;
+        let names = Names {
+            master_node: name("master node", args.master_node.clone().or(file.master_node), DEFAULT_MASTER_NODE)?,
+            replica_node: name("replica node", args.replica_node.clone().or(file.replica_node), DEFAULT_REPLICA_NODE)?,
+            kv_key: kv_key(args.kv_key.clone().or(file.kv_key))?,
+            service: args.service.clone().or(file.service).filter(|s| !s.is_empty()),
+        };
+        if names.master_node.eq_ignore_ascii_case(&names.replica_node) {
+            return Err(SetupError::BadValue {
+                what: "replica node",
+                value: names.replica_node,
+                reason: "it must differ from the master node".into(),
+            });
+        }
+        let wait_dns = match flags.wait_dns.clone().map(Ok).or_else(|| file.wait_dns.as_deref().map(str::parse)) {
+            None => None,
+            Some(Err(e)) => return Err(SetupError::BadValue { what: "wait_dns", value: file.wait_dns.unwrap_or_default(), reason: e.to_string() }),
+            Some(Ok(hp)) => {
+                let ip = hp.ip().ok_or_else(|| SetupError::BadValue {
+                    what: "wait_dns",
+                    value: hp.to_string(),
+                    reason: "expected IP:PORT of a DNS server".into(),
+                })?;
+                Some(WaitDns {
+                    server: SocketAddr::new(ip, hp.port),
+                    name: flags.wait_dns_name.clone().or(file.wait_dns_name),
+                    timeout: flags.wait_dns_timeout.or(file.wait_dns_timeout).unwrap_or(DEFAULT_WAIT_DNS_TIMEOUT),
+                })
+            }
+        };
+        let mut credentials = Credentials::load(args.mysql_defaults_file.as_deref().or(mysql.defaults_file.as_deref()))?;
+        if let Some(user) = args.mysql_user.clone().or(mysql.user) {
+            credentials.user = user;
+        }
+        let timeout = common.timeout(file.timeout, DEFAULT_TIMEOUT);
+        let mut consul = ClientConfig::from_env()?;
+        if let Some(addr) = consul_args.addr(config)? {
+            consul = consul.with_address(&addr)?;
+        }
+        let consul = Client::new(&consul.with_deadline(Instant::now() + timeout))?;
+        Ok(HookSettings {
+            names,
+            kv_format: flags.kv_format.or(file.kv_format).unwrap_or_default(),
+            make_writable: flags.make_writable || file.make_writable.unwrap_or(false),
+            fence_old_master: flags.fence_old_master || file.fence_old_master.unwrap_or(false),
+            wait_dns,
+            credentials,
+            mysql_timeouts: Timeouts::all(args.mysql_timeout.or(file.mysql_timeout).unwrap_or(DEFAULT_MYSQL_TIMEOUT)),
+            fence_timeouts: Timeouts::all(flags.fence_timeout.or(file.fence_timeout).unwrap_or(DEFAULT_FENCE_TIMEOUT)),
+            consul,
+            timeout,
+        })
+    }
+}
+
+/// A catalog node name: letters, digits, `-`, `_` and `.` (Consul warns about anything else
+/// because DNS could not serve it).
+fn name(what: &'static str, value: Option<String>, default: &str) -> Result<String, SetupError> {
+    let value = value.unwrap_or_else(|| default.to_string());
+    let valid = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid { Ok(value) } else { Err(SetupError::BadValue { what, value, reason: "expected letters, digits, '-', '_' or '.'".into() }) }
+}
+
+/// A KV key within the characters every Consul version accepts (reference §3).
+fn kv_key(value: Option<String>) -> Result<String, SetupError> {
+    let value = value.unwrap_or_else(|| DEFAULT_KV_KEY.to_string());
+    let valid = !value.is_empty()
+        && !value.starts_with('/')
+        && !value.split('/').any(|part| part == "..")
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b','));
+    if valid {
+        Ok(value)
+    } else {
+        Err(SetupError::BadValue { what: "kv key", value, reason: "expected [A-Za-z0-9_./,-], not starting with '/'".into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> ConfigFile {
+        ConfigFile::parse("/etc/sengu/sengu.toml".into(), text).unwrap()
+    }
+
+    fn resolve(args: &HookArgs, flags: &HookFlags, text: &str) -> Result<HookSettings, SetupError> {
+        resolve_with(args, flags, &CommonArgs::default(), text)
+    }
+
+    fn resolve_with(args: &HookArgs, flags: &HookFlags, common: &CommonArgs, text: &str) -> Result<HookSettings, SetupError> {
+        let consul = ConsulArgs { consul_addr: Some("127.0.0.1:8500".into()) };
+        HookSettings::resolve(args, flags, common, &consul, &config(text))
+    }
+
+    #[test]
+    fn defaults_are_the_old_shell_hooks_names() {
+        let s = resolve(&HookArgs::default(), &HookFlags::default(), "").unwrap();
+        assert_eq!(s.names, Names::default());
+        assert_eq!(s.names.move_key(), "sengu/mysql/foo-db-master/move");
+        assert_eq!(s.kv_format, KvFormat::Plain);
+        assert!(!s.make_writable && !s.fence_old_master);
+        assert_eq!(s.wait_dns, None);
+        assert_eq!(s.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(s.mysql_timeouts, Timeouts::all(DEFAULT_MYSQL_TIMEOUT));
+        assert_eq!(s.fence_timeouts, Timeouts::all(DEFAULT_FENCE_TIMEOUT));
+    }
+
+    #[test]
+    fn the_file_fills_in_what_flags_leave_open() {
+        let text = "[mysql-hooks]\nmaster_node = \"db-master\"\nkv_key = \"svc/db/master\"\nservice = \"mysql\"\nkv_format = \"json\"\n\
+                    make_writable = true\nfence_old_master = true\nwait_dns = \"127.0.0.1:8600\"\nwait_dns_timeout = \"3s\"\n\
+                    timeout = \"20s\"\nmysql_timeout = \"1s\"\nfence_timeout = \"500ms\"\n\n[mysql]\nuser = \"sengu\"\n";
+        let args = HookArgs { master_node: Some("flag-master".into()), ..HookArgs::default() };
+        let s = resolve(&args, &HookFlags::default(), text).unwrap();
+        assert_eq!(s.names.master_node, "flag-master", "a flag beats the file");
+        assert_eq!(s.names.replica_node, DEFAULT_REPLICA_NODE);
+        assert_eq!(s.names.kv_key, "svc/db/master");
+        assert_eq!(s.names.service.as_deref(), Some("mysql"));
+        assert_eq!(s.kv_format, KvFormat::Json);
+        assert!(s.make_writable && s.fence_old_master);
+        assert_eq!(
+            s.wait_dns,
+            Some(WaitDns { server: "127.0.0.1:8600".parse().unwrap(), name: None, timeout: Duration::from_secs(3) })
+        );
+        assert_eq!(s.timeout, Duration::from_secs(20));
+        assert_eq!(s.mysql_timeouts, Timeouts::all(Duration::from_secs(1)));
+        assert_eq!(s.fence_timeouts, Timeouts::all(Duration::from_millis(500)));
+        assert_eq!(s.credentials.user, "sengu");
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let text = "[mysql-hooks]\nkv_format = \"json\"\ntimeout = \"20s\"\nwait_dns = \"127.0.0.1:8600\"\n";
+        let flags = HookFlags {
+            kv_format: Some(KvFormat::Plain),
+            wait_dns: Some("127.0.0.2:53".parse().unwrap()),
+            wait_dns_name: Some("db.example.".into()),
+            ..HookFlags::default()
+        };
+        let common = CommonArgs { timeout: Some(Duration::from_secs(5)), ..CommonArgs::default() };
+        let s = resolve_with(&HookArgs::default(), &flags, &common, text).unwrap();
+        assert_eq!(s.kv_format, KvFormat::Plain);
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        let wait = s.wait_dns.unwrap();
+        assert_eq!((wait.server, wait.name.as_deref()), ("127.0.0.2:53".parse().unwrap(), Some("db.example.")));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_name() {
+        let bad = |text: &str| resolve(&HookArgs::default(), &HookFlags::default(), text).unwrap_err().to_string();
+        assert!(bad("[mysql-hooks]\nmaster_node = \"a b\"\n").starts_with("invalid master node \"a b\""));
+        assert!(bad("[mysql-hooks]\nkv_key = \"/abs\"\n").starts_with("invalid kv key \"/abs\""));
+        assert!(bad("[mysql-hooks]\nkv_key = \"a/../b\"\n").starts_with("invalid kv key"));
+        assert!(bad("[mysql-hooks]\nreplica_node = \"foo-db-master\"\n").contains("must differ from the master node"));
+        assert!(bad("[mysql-hooks]\nwait_dns = \"localhost:8600\"\n").contains("expected IP:PORT"));
+        assert!(bad("[mysql-hooks]\nwait_dns = \"127.0.0.1\"\n").starts_with("invalid wait_dns \"127.0.0.1\""));
+        assert!(bad("[mysql-hooks]\nkv_format = \"yaml\"\n").contains("kv_format"));
+        assert!(bad("[mysql-hooks]\nnode = \"x\"\n").contains("unknown key \"node\" in [mysql-hooks]"));
+        assert!(bad("[mysql]\npassword = \"x\"\n").contains("unknown key \"password\" in [mysql]"), "passwords belong in the option file");
+    }
+
+    #[test]
+    fn the_option_file_gives_the_credentials_and_the_user_can_be_overridden() {
+        let dir = tempfile::tempdir().unwrap();
+        let cnf = dir.path().join("sengu.cnf");
+        std::fs::write(&cnf, "[client]\nuser = hooks\npassword = s3cret\n").unwrap();
+        let text = format!("[mysql]\ndefaults_file = {:?}\n", cnf.to_str().unwrap());
+        let s = resolve(&HookArgs::default(), &HookFlags::default(), &text).unwrap();
+        assert_eq!(s.credentials.user, "hooks");
+        assert_eq!(s.credentials.password.as_ref().map(|p| p.expose()), Some("s3cret"));
+        let args = HookArgs { mysql_user: Some("other".into()), ..HookArgs::default() };
+        assert_eq!(resolve(&args, &HookFlags::default(), &text).unwrap().credentials.user, "other");
+        let missing = format!("[mysql]\ndefaults_file = {:?}\n", dir.path().join("nope.cnf").to_str().unwrap());
+        assert!(resolve(&HookArgs::default(), &HookFlags::default(), &missing).unwrap_err().to_string().starts_with("mysql credentials: "));
+    }
+}

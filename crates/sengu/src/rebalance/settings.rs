@@ -1,0 +1,337 @@
+//! The settings of sentinel-rebalance: the `[sentinel-rebalance]` table, the layer of flags and
+//! `SENGU_*` variables above it, and the checked [`Settings`] a run works from.
+//!
+//! Sentinel passes the script nothing but its seven arguments, so everything here comes from the
+//! sentinel's environment or the config file. The argv commands that start and stop the local
+//! floating sentinel are TOML arrays in the file only: an argv has no safe one-string form.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::addr::HostPort;
+use crate::redis::{ConnectOptions, RedisAuth};
+use crate::settings::optional_duration;
+
+/// The table name in the config file.
+pub const SECTION: &str = "sentinel-rebalance";
+
+/// Whole-run budget: below Sentinel's 60 s script limit, with room for the final checks.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
+/// How long a run waits for this host's Redis to become a healthy replica before a move.
+/// Sentinel converts a returning old master after about 10 s; a full sync adds to that.
+pub const DEFAULT_REPLICA_WAIT: Duration = Duration::from_secs(40);
+/// The pause between two `SENTINEL RESET`s, as Sentinel's documentation asks (at least 30 s).
+pub const DEFAULT_RESET_WAIT: Duration = Duration::from_secs(30);
+/// World-writable on Debian (`/run/lock` is 1777), so a sentinel running as `redis` can lock it.
+pub const DEFAULT_LOCK_FILE: &str = "/run/lock/sentinel-rebalance.lock";
+
+/// One layer of settings: the `[sentinel-rebalance]` table, or the flags and environment. Every
+/// field is optional so the layers can be merged ([`Layer::over`]) before [`Layer::resolve`]
+/// checks that the required ones are there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Layer {
+    /// The master name from `sentinel monitor`.
+    pub master_name: Option<String>,
+    /// This host's Redis.
+    #[serde(deserialize_with = "host_port")]
+    pub redis: Option<HostPort>,
+    /// The other host's Redis.
+    #[serde(deserialize_with = "host_port")]
+    pub peer_redis: Option<HostPort>,
+    /// This host's fixed sentinel.
+    #[serde(deserialize_with = "host_port")]
+    pub sentinel: Option<HostPort>,
+    /// The other host's fixed sentinel.
+    #[serde(deserialize_with = "host_port")]
+    pub peer_sentinel: Option<HostPort>,
+    /// Where the floating sentinel listens when it runs on this host.
+    #[serde(deserialize_with = "host_port")]
+    pub floating: Option<HostPort>,
+    /// Where it listens when it runs on the other host.
+    #[serde(deserialize_with = "host_port")]
+    pub peer_floating: Option<HostPort>,
+    /// The floating sentinel's fixed `sentinel myid` (40 hex characters).
+    pub floating_myid: Option<String>,
+    /// The config file written fresh before each start of the local floating sentinel.
+    pub floating_config: Option<PathBuf>,
+    /// argv that starts the local floating sentinel and returns (e.g. `systemctl start …`).
+    pub floating_start: Option<Vec<String>>,
+    /// argv that stops it; without it, the sentinel is asked to `SHUTDOWN`.
+    pub floating_stop: Option<Vec<String>>,
+    /// The `client-reconfig-script` written into the floating sentinel's config
+    /// [default: this executable].
+    pub floating_script: Option<PathBuf>,
+    /// Further lines for the floating sentinel's config (logfile, dir, pidfile, requirepass …).
+    pub floating_config_lines: Option<Vec<String>>,
+    /// `quorum` of the monitor line [default: what the fixed sentinels use].
+    pub quorum: Option<u32>,
+    /// `down-after-milliseconds` [default: what the fixed sentinels use].
+    #[serde(with = "optional_duration")]
+    pub down_after: Option<Duration>,
+    /// `failover-timeout` [default: what the fixed sentinels use].
+    #[serde(with = "optional_duration")]
+    pub failover_timeout: Option<Duration>,
+    /// The Consul service whose master/replica tags follow the roles.
+    pub service: Option<String>,
+    /// The file lock that serialises runs on this host.
+    pub lock_file: Option<PathBuf>,
+    /// The pause between two `SENTINEL RESET`s of `reconcile --reset`.
+    #[serde(with = "optional_duration")]
+    pub reset_wait: Option<Duration>,
+    /// How long to wait for this host's Redis to become a healthy replica before a move.
+    #[serde(with = "optional_duration")]
+    pub replica_wait: Option<Duration>,
+    /// The whole run's budget.
+    #[serde(with = "optional_duration")]
+    pub timeout: Option<Duration>,
+}
+
+fn host_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<HostPort>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// A required setting that no layer gave, or a value that cannot work. Messages say where to
+/// set it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("missing setting {key} (set {env} or {key} in [sentinel-rebalance])")]
+    Missing { key: &'static str, env: &'static str },
+    #[error("missing setting {key} (set {key} in [sentinel-rebalance] as an array of strings)")]
+    MissingArgv { key: &'static str },
+    #[error("invalid setting {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// One host's three endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEnds {
+    pub redis: HostPort,
+    pub sentinel: HostPort,
+    pub floating: HostPort,
+}
+
+/// Checked settings for one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub master_name: String,
+    /// This host.
+    pub here: HostEnds,
+    /// The other host.
+    pub peer: HostEnds,
+    pub floating_myid: String,
+    pub floating_config: PathBuf,
+    pub floating_start: Vec<String>,
+    pub floating_stop: Option<Vec<String>>,
+    pub floating_script: Option<PathBuf>,
+    pub floating_config_lines: Vec<String>,
+    pub quorum: Option<u32>,
+    pub down_after: Option<Duration>,
+    pub failover_timeout: Option<Duration>,
+    pub service: Option<String>,
+    pub lock_file: PathBuf,
+    pub reset_wait: Duration,
+    pub replica_wait: Duration,
+    pub timeout: Duration,
+    /// How to reach Redis and the sentinels (credentials from `REDISCLI_AUTH` or `[redis]`).
+    pub connect: ConnectOptions,
+}
+
+impl Layer {
+    /// This layer, with `lower` filling what it leaves unset (flags and environment over the file).
+    pub fn over(self, lower: Layer) -> Layer {
+        Layer {
+            master_name: self.master_name.or(lower.master_name),
+            redis: self.redis.or(lower.redis),
+            peer_redis: self.peer_redis.or(lower.peer_redis),
+            sentinel: self.sentinel.or(lower.sentinel),
+            peer_sentinel: self.peer_sentinel.or(lower.peer_sentinel),
+            floating: self.floating.or(lower.floating),
+            peer_floating: self.peer_floating.or(lower.peer_floating),
+            floating_myid: self.floating_myid.or(lower.floating_myid),
+            floating_config: self.floating_config.or(lower.floating_config),
+            floating_start: self.floating_start.or(lower.floating_start),
+            floating_stop: self.floating_stop.or(lower.floating_stop),
+            floating_script: self.floating_script.or(lower.floating_script),
+            floating_config_lines: self.floating_config_lines.or(lower.floating_config_lines),
+            quorum: self.quorum.or(lower.quorum),
+            down_after: self.down_after.or(lower.down_after),
+            failover_timeout: self.failover_timeout.or(lower.failover_timeout),
+            service: self.service.or(lower.service),
+            lock_file: self.lock_file.or(lower.lock_file),
+            reset_wait: self.reset_wait.or(lower.reset_wait),
+            replica_wait: self.replica_wait.or(lower.replica_wait),
+            timeout: self.timeout.or(lower.timeout),
+        }
+    }
+
+    /// Checks the merged layer and fills the defaults.
+    pub fn resolve(self, auth: RedisAuth) -> Result<Settings, SettingsError> {
+        fn need<T>(v: Option<T>, key: &'static str, env: &'static str) -> Result<T, SettingsError> {
+            v.ok_or(SettingsError::Missing { key, env })
+        }
+        let master_name = need(self.master_name, "master_name", "SENGU_SENTINEL_MASTER")?;
+        if master_name.is_empty() || master_name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(SettingsError::Invalid { key: "master_name", message: format!("{master_name:?} is not a sentinel master name") });
+        }
+        let here = HostEnds {
+            redis: need(self.redis, "redis", "SENGU_REDIS")?,
+            sentinel: need(self.sentinel, "sentinel", "SENGU_SENTINEL")?,
+            floating: need(self.floating, "floating", "SENGU_FLOATING")?,
+        };
+        let peer = HostEnds {
+            redis: need(self.peer_redis, "peer_redis", "SENGU_PEER_REDIS")?,
+            sentinel: need(self.peer_sentinel, "peer_sentinel", "SENGU_PEER_SENTINEL")?,
+            floating: need(self.peer_floating, "peer_floating", "SENGU_PEER_FLOATING")?,
+        };
+        let floating_myid = need(self.floating_myid, "floating_myid", "SENGU_FLOATING_MYID")?;
+        if floating_myid.len() != 40 || !floating_myid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SettingsError::Invalid {
+                key: "floating_myid",
+                message: format!("{floating_myid:?} is not 40 hex characters (Sentinel refuses any other myid)"),
+            });
+        }
+        let floating_config = need(self.floating_config, "floating_config", "SENGU_FLOATING_CONFIG")?;
+        if !floating_config.is_absolute() {
+            return Err(SettingsError::Invalid { key: "floating_config", message: format!("{} is not an absolute path", floating_config.display()) });
+        }
+        let floating_start = self.floating_start.ok_or(SettingsError::MissingArgv { key: "floating_start" })?;
+        for (key, argv) in [("floating_start", Some(&floating_start)), ("floating_stop", self.floating_stop.as_ref())] {
+            if argv.is_some_and(|a| a.first().is_none_or(String::is_empty)) {
+                return Err(SettingsError::Invalid { key, message: "the command is empty".into() });
+            }
+        }
+        let ends = [&here.redis, &here.sentinel, &here.floating, &peer.redis, &peer.sentinel, &peer.floating];
+        for (i, a) in ends.iter().enumerate() {
+            if let Some(b) = ends[i + 1..].iter().find(|b| **b == *a) {
+                return Err(SettingsError::Invalid { key: "redis/sentinel/floating", message: format!("{b} is given twice") });
+            }
+        }
+        if self.quorum == Some(0) {
+            return Err(SettingsError::Invalid { key: "quorum", message: "must be at least 1".into() });
+        }
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        Ok(Settings {
+            master_name,
+            here,
+            peer,
+            floating_myid: floating_myid.to_ascii_lowercase(),
+            floating_config,
+            floating_start,
+            floating_stop: self.floating_stop,
+            floating_script: self.floating_script,
+            floating_config_lines: self.floating_config_lines.unwrap_or_default(),
+            quorum: self.quorum,
+            down_after: self.down_after,
+            failover_timeout: self.failover_timeout,
+            service: self.service,
+            lock_file: self.lock_file.unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_FILE)),
+            reset_wait: self.reset_wait.unwrap_or(DEFAULT_RESET_WAIT),
+            replica_wait: self.replica_wait.unwrap_or(DEFAULT_REPLICA_WAIT),
+            timeout,
+            connect: ConnectOptions {
+                connect_timeout: Duration::from_secs(1),
+                io_timeout: Duration::from_secs(2),
+                auth,
+                ..ConnectOptions::default()
+            },
+        })
+    }
+}
+
+impl Settings {
+    /// The three sentinels as they should be: both fixed ones and the floating one on `floating_at`.
+    pub fn sentinel_addrs(&self, floating_here: bool) -> [HostPort; 3] {
+        let floating = if floating_here { &self.here.floating } else { &self.peer.floating };
+        [self.here.sentinel.clone(), self.peer.sentinel.clone(), floating.clone()]
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::settings::ConfigFile;
+
+    pub(crate) const MYID: &str = "00000000000000000000000000000000000000f1";
+
+    pub(crate) fn full() -> Layer {
+        Layer {
+            master_name: Some("mymaster".into()),
+            redis: Some("10.0.0.11:6379".parse().unwrap()),
+            peer_redis: Some("10.0.0.12:6379".parse().unwrap()),
+            sentinel: Some("10.0.0.11:26379".parse().unwrap()),
+            peer_sentinel: Some("10.0.0.12:26379".parse().unwrap()),
+            floating: Some("10.0.0.11:26380".parse().unwrap()),
+            peer_floating: Some("10.0.0.12:26380".parse().unwrap()),
+            floating_myid: Some(MYID.into()),
+            floating_config: Some("/var/lib/sengu/floating-sentinel.conf".into()),
+            floating_start: Some(vec!["systemctl".into(), "start".into(), "redis-sentinel-floating".into()]),
+            ..Layer::default()
+        }
+    }
+
+    #[test]
+    fn a_full_layer_resolves_with_defaults() {
+        let s = full().resolve(RedisAuth::default()).unwrap();
+        assert_eq!(s.here.floating.to_string(), "10.0.0.11:26380");
+        assert_eq!(s.lock_file, PathBuf::from(DEFAULT_LOCK_FILE));
+        assert_eq!((s.reset_wait, s.replica_wait, s.timeout), (DEFAULT_RESET_WAIT, DEFAULT_REPLICA_WAIT, DEFAULT_TIMEOUT));
+        assert!(s.timeout < Duration::from_secs(60), "must end before Sentinel kills the script");
+        assert_eq!(s.sentinel_addrs(false)[2].to_string(), "10.0.0.12:26380");
+    }
+
+    #[test]
+    fn the_upper_layer_wins_and_the_lower_fills_gaps() {
+        let upper = Layer { quorum: Some(3), master_name: Some("other".into()), ..Layer::default() };
+        let merged = upper.over(Layer { quorum: Some(2), ..full() });
+        assert_eq!((merged.quorum, merged.master_name.as_deref()), (Some(3), Some("other")));
+        assert!(merged.floating_start.is_some());
+    }
+
+    #[test]
+    fn a_missing_setting_names_the_key_and_the_variable() {
+        let e = Layer { floating_myid: None, ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert_eq!(e.to_string(), "missing setting floating_myid (set SENGU_FLOATING_MYID or floating_myid in [sentinel-rebalance])");
+        let e = Layer { floating_start: None, ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert!(e.to_string().contains("floating_start in [sentinel-rebalance] as an array"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let e = Layer { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert!(e.to_string().contains("not 40 hex characters"), "{e}");
+        let e = Layer { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert!(e.to_string().contains("floating_start: the command is empty"), "{e}");
+        let e = Layer { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert!(e.to_string().contains("10.0.0.11:26380 is given twice"), "{e}");
+        let e = Layer { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert!(e.to_string().contains("not an absolute path"), "{e}");
+        let e = Layer { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        assert!(matches!(e, SettingsError::Invalid { key: "master_name", .. }));
+    }
+
+    #[test]
+    fn the_table_reads_addresses_argv_and_durations() {
+        let text = r#"
+[sentinel-rebalance]
+master_name = "mymaster"
+redis = "10.0.0.11:6379"
+floating_start = ["systemctl", "start", "redis-sentinel-floating.service"]
+floating_config_lines = ["logfile /var/log/redis/floating.log"]
+reset_wait = "45s"
+"#;
+        let config = ConfigFile::parse("/etc/sengu/sengu.toml".into(), text).unwrap();
+        let layer: Layer = config.section(SECTION).unwrap();
+        assert_eq!(layer.redis.unwrap().to_string(), "10.0.0.11:6379");
+        assert_eq!(layer.floating_start.unwrap()[2], "redis-sentinel-floating.service");
+        assert_eq!(layer.reset_wait, Some(Duration::from_secs(45)));
+        let bad = ConfigFile::parse("/etc/sengu/sengu.toml".into(), "[sentinel-rebalance]\nredis = \"10.0.0.11\"\n").unwrap();
+        let e = bad.section::<Layer>(SECTION).unwrap_err();
+        assert!(e.to_string().contains("invalid value for \"redis\" in [sentinel-rebalance]"), "{e}");
+        let typo = ConfigFile::parse("/etc/sengu/sengu.toml".into(), "[sentinel-rebalance]\nfloating_id = \"x\"\n").unwrap();
+        assert!(typo.section::<Layer>(SECTION).unwrap_err().to_string().contains("unknown key \"floating_id\""));
+    }
+}

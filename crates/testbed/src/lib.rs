@@ -1,0 +1,21 @@
+//! Real-process test harness: starts `redis-server`, `redis-sentinel`, `mariadbd` and `dnsmasq`
+//! on loopback addresses that stand for hosts (127.0.0.11, 127.0.0.12, …), each in its own temp
+//! dir, and stops them on drop (also when a test panics).
+//!
+//! - [`ports`]: hosts and ports, reserved across test processes.
+//! - [`process`]: a child process owned by a struct, killed and reaped on drop; fault helpers.
+//! - [`redis`]: `RedisServer`, `Sentinel` and `RedisSet` (master + replicas + sentinels).
+//! - [`mariadb`]: `Mariadb` instances from a bootstrapped template, and GTID master/replica sets.
+//! - [`dnsmasq`]: a DNS server answering from a hosts file, for DNS tests.
+//!
+//! Binary paths can be overridden by environment: `SENGU_REDIS_SERVER`, `SENGU_REDIS_SENTINEL`,
+//! `SENGU_MARIADBD`, `SENGU_MARIADB_INSTALL_DB`, `SENGU_DNSMASQ`.
+
+pub mod ports;
+pub mod process;
+pub mod redis;
+pub mod mariadb;
+pub mod dnsmasq;
+
+pub use ports::{host, reserve, PortLease};
+pub use process::{wait_until, Proc};

@@ -1,0 +1,76 @@
+//! Repository automation, run as `cargo xtask <task>` through the alias in
+//! `.cargo/config.toml` (the cargo-xtask pattern): it needs nothing but cargo and rustc, so a
+//! fresh clone can run it. Each task is a module; nothing here ships to users.
+//!
+//! - `test`: install the Debian packages the tests start (Redis, Sentinel, MariaDB, dnsmasq) if
+//!   any is missing, then `cargo test --workspace` with any further arguments passed on.
+//! - `demo`: the same install, then a live look at a testbed Redis set through the library.
+//!
+//! Tests never depend on xtask: once the packages are there, plain `cargo test` passes too.
+
+mod demo;
+mod packages;
+mod test;
+#[cfg(test)]
+mod tidy;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+type DynError = Box<dyn std::error::Error>;
+
+const HELP: &str = "\
+Usage: cargo xtask <TASK> [ARGS...]
+
+Tasks:
+  test [ARGS...]  install missing test packages (as root), then cargo test --workspace [ARGS...]
+  demo            install missing test packages, then probe a live Redis master, replica and
+                  three sentinels through the sengu library";
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn try_main() -> Result<(), DynError> {
+    let mut args = std::env::args_os().skip(1);
+    let task = args.next();
+    match task.as_ref().and_then(|t| t.to_str()) {
+        Some("test") => test::run(args.collect()),
+        Some("demo") => demo::run(),
+        Some("-h" | "--help" | "help") => {
+            println!("{HELP}");
+            Ok(())
+        }
+        None => Err(format!("no task given\n\n{HELP}").into()),
+        Some(_) => Err(format!("unknown task {:?}\n\n{HELP}", task.unwrap_or_default()).into()),
+    }
+}
+
+/// The workspace root: two levels above this crate's manifest, whatever the current directory.
+fn project_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.ancestors().nth(2).unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// A `cargo` command: the cargo that runs xtask (`$CARGO`), in the project root.
+fn cargo<I: Into<OsString>>(args: impl IntoIterator<Item = I>) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(project_root()).args(args.into_iter().map(Into::into));
+    cmd
+}
+
+/// Runs `cmd` and fails unless it exits 0, naming the command.
+fn run_checked(cmd: &mut Command) -> Result<(), DynError> {
+    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{cmd:?} failed: {status}").into());
+    }
+    Ok(())
+}
