@@ -4,6 +4,8 @@
 //!
 //! In-process stand-ins may bind port 0: the listener is bound and kept by the same process,
 //! so there is no window in which another process could take the port.
+//! Builder, launch and handle stay together: the handle's accessors are thin views of what
+//! launch built.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -374,7 +376,12 @@ async fn launch(b: Builder) -> Result<(Arc<Datacenter>, Listening), StartError> 
             agent: a.name.clone(),
             source,
         })?;
-        for def in defs {
+        // Consul loads every service before any check, so a check may name a service defined
+        // in a later file.
+        let (services, checks): (Vec<_>, Vec<_>) = defs
+            .into_iter()
+            .partition(|d| matches!(d, Definition::Service(_)));
+        for def in services.into_iter().chain(checks) {
             dc.write(|st, idx| match def {
                 Definition::Service(s) => {
                     agent::add_service(&dc, st, i, s, Source::Local, false, idx)
@@ -545,5 +552,40 @@ impl Standin {
 impl Drop for Standin {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Standin>();
+    }
+
+    #[test]
+    fn settings_for_unknown_agents_are_refused() {
+        let err = Standin::builder()
+            .agent("a", IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .config_dir("b", "/tmp")
+            .start()
+            .unwrap_err();
+        assert!(
+            matches!(err, StartError::UnknownAgent(ref n) if n == "b"),
+            "{err}"
+        );
+        assert!(matches!(
+            Standin::builder().start().unwrap_err(),
+            StartError::NoAgents
+        ));
+        let dup = Standin::builder()
+            .agent("a", IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .agent("A", IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(matches!(
+            dup.start().unwrap_err(),
+            StartError::DuplicateAgent(_)
+        ));
     }
 }

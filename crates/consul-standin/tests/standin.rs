@@ -9,6 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use consul_standin::agent::definition::CheckKind;
+use consul_standin::config_dir::Definition;
 use consul_standin::{ScriptChecks, Standin, StartError};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -16,6 +18,17 @@ use serde_json::{Value, json};
 use support::{Target, a_records, default_builder};
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// An A query over UDP to `addr`.
+fn dns_query_at(addr: std::net::SocketAddr, name: &str) -> hickory_proto::op::Message {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let q = support::dns_query(name, RecordType::A, None);
+    sock.send_to(&q.to_vec().unwrap(), addr).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).unwrap();
+    hickory_proto::op::Message::from_vec(&buf[..n]).unwrap()
+}
 
 /// A config dir holding `files` (name, JSON).
 fn config_dir(files: &[(&str, Value)]) -> tempfile::TempDir {
@@ -336,9 +349,11 @@ fn paused_agents_hang_or_refuse() {
 #[test]
 fn check_history_is_readable_over_http() {
     let t = Target::new("history");
+    // Script checks are told their agent's address, as 127.0.0.1:8500 is on a real host.
+    let script = "echo \"hi $CONSUL_HTTP_ADDR\"; exit 1";
     let r = t.put_json(
         "/v1/agent/check/register",
-        &json!({"Name": "h", "Args": ["sh", "-c", "echo hi; exit 1"], "Interval": "100ms"}),
+        &json!({"Name": "h", "Args": ["sh", "-c", script], "Interval": "100ms"}),
     );
     assert_eq!(r.status, 200);
     let runs = t.wait_for("two runs", WAIT, || {
@@ -347,7 +362,8 @@ fn check_history_is_readable_over_http() {
     });
     assert_eq!(runs[0]["exit_code"], 1);
     assert_eq!(runs[0]["status"], "warning");
-    assert_eq!(runs[0]["output"], "hi\n");
+    let addr = t.standin().http_addr("host-a").unwrap();
+    assert_eq!(runs[0]["output"], format!("hi {addr}\n"));
     assert!(runs[0]["finished_ms"].as_u64() >= runs[0]["started_ms"].as_u64());
     assert_eq!(t.get("/_standin/history/host-a/nope").status, 404);
     assert!(t.get("/_standin/agents").json().as_array().unwrap().len() == 2);
@@ -449,7 +465,10 @@ fn binary_prints_one_line_per_listener() {
 
 #[test]
 fn repository_consul_d_definitions_load() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../consul.d");
+    // CONSUL_STANDIN_CONSUL_D points the test at another directory of definitions.
+    let dir = std::env::var_os("CONSUL_STANDIN_CONSUL_D")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../consul.d"));
     if !dir.is_dir() {
         println!("SKIP repository_consul_d_definitions_load: no consul.d/ in the repository");
         return;
@@ -476,9 +495,10 @@ fn repository_consul_d_definitions_load() {
         .body_mut()
         .read_json()
         .unwrap();
+    let mut interval_checks = Vec::new();
     for def in &defs {
         match def {
-            consul_standin::config_dir::Definition::Service(svc) => {
+            Definition::Service(svc) => {
                 assert!(
                     services.get(&svc.id).is_some(),
                     "service {} not registered",
@@ -486,12 +506,48 @@ fn repository_consul_d_definitions_load() {
                 );
                 for c in &svc.checks {
                     assert!(checks.get(&c.id).is_some(), "check {} not registered", c.id);
+                    interval_checks.push(c.clone());
                 }
             }
-            consul_standin::config_dir::Definition::Check(c) => {
-                assert!(checks.get(&c.id).is_some(), "check {} not registered", c.id)
+            Definition::Check(c) => {
+                assert!(checks.get(&c.id).is_some(), "check {} not registered", c.id);
+                interval_checks.push(c.clone());
             }
         }
+    }
+    // Every interval check runs (whether its program exists here or not) ...
+    let deadline = Instant::now() + Duration::from_secs(40);
+    for c in interval_checks
+        .iter()
+        .filter(|c| !matches!(c.kind, CheckKind::Ttl { .. }))
+    {
+        while s.check_history("host-a", &c.id).unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "check {} never ran", c.id);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // ... and its result decides whether the service is in DNS.
+    for def in &defs {
+        let Definition::Service(svc) = def else {
+            continue;
+        };
+        // Its own checks and the node-level (standalone) ones count.
+        let node_checks = interval_checks.iter().filter(|c| c.service_id.is_empty());
+        let healthy = svc.checks.iter().chain(node_checks).all(|c| {
+            s.agent_check("host-a", &c.id)
+                .is_some_and(|k| k.status != "critical")
+        });
+        let m = dns_query_at(
+            s.dns_addr().unwrap(),
+            &format!("{}.service.consul.", svc.name),
+        );
+        assert_eq!(
+            !m.answers().is_empty(),
+            healthy,
+            "service {} in DNS: {}",
+            svc.name,
+            !healthy
+        );
     }
     println!("consul.d/: {} definitions loaded", defs.len());
     drop::<Standin>(s);

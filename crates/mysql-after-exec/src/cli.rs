@@ -1,13 +1,15 @@
 //! The command line of `mysql-after-exec`: mysqlfailover's `--exec-after` passes four positional
 //! arguments after a failover (old host, old port, new host, new port) but only two after a
 //! mysqlrpladmin switchover (new host, new port), so both counts are accepted; or the same as
-//! flags. Like the other MySQL hooks, MHA's extra `--options` must become ignorable once MHA is
-//! supported; for now they are usage errors.
+//! flags. MHA's extra `--options` are usage errors (exit 2) for now, so MHA is not supported.
 
-use clap::{CommandFactory, Parser, ValueEnum};
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser};
 
 use sengu::addr::HostPort;
-use sengu::settings::{positional_endpoint, CommonArgs, ConsulArgs};
+use sengu::mysql_hooks::{HookArgs, HookFlags, KvFormat, Masters, UNKNOWN};
+use sengu::settings::{parse_timeout, positional_endpoint, CommonArgs, ConsulArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,16 +19,32 @@ use sengu::settings::{positional_endpoint, CommonArgs, ConsulArgs};
     after_help = "\
 Called by: mysqlfailover --exec-after=/usr/local/bin/mysql-after-exec, with four arguments after
 a failover (OLD_HOST OLD_PORT NEW_HOST NEW_PORT) and two after a mysqlrpladmin switchover
-(NEW_HOST NEW_PORT). Every other setting comes from SENGU_* variables or the config file.
+(NEW_HOST NEW_PORT; the old master then comes from the move mysql-before-exec recorded). Every
+other setting comes from SENGU_* / CONSUL_* variables or the config file ([mysql-hooks], [mysql],
+[consul], [log]).
+
+It first verifies the new master: reachable, no replication thread running, read_only off (with
+--make-writable it turns read_only off). Only then, in one Consul transaction, it points the
+master node (and service) and the KV key at it (compare-and-set against what it read), points
+the replica node at the old master if that now replicates from the new one (else removes it if
+it names the new or old master), and clears the move record. A rejected new master is not
+published, and records naming it or the old master are removed.
 
 Exit codes:
-  0  done: the new master is writable and published in Consul
-  2  failed: the message says what state Consul was left in (mysqlfailover 1.6.5 only logs it)"
+  0  done: Consul names the new master (also when it already did)
+  1  Consul unreachable or kept changing: the transaction was not applied, retry is safe
+  2  bad arguments or settings: nothing touched
+  3  the new master failed verification: Consul holds no master record rather than a wrong one
+  4  Consul refused (ACL denied, TLS, rejected request): fix the token or settings
+  5  Consul names another server that is a writable master too: left as is, a person decides
+  6  published, but --wait-dns did not see the new address in time
+mysqlfailover 1.6.5 only logs the code; <= 1.6.4 aborts the failover when it is >= --script-threshold."
 )]
 pub struct Cli {
     /// NEW_HOST NEW_PORT (switchover) or OLD_HOST OLD_PORT NEW_HOST NEW_PORT (failover)
     #[arg(
         value_names = ["OLD_HOST", "OLD_PORT", "NEW_HOST", "NEW_PORT"],
+        allow_negative_numbers = true,
         num_args = 2..=4,
         required_unless_present = "new_master",
         conflicts_with_all = ["old_master", "new_master"]
@@ -38,54 +56,72 @@ pub struct Cli {
     /// The master that took over (instead of the positional arguments)
     #[arg(long, value_name = "HOST:PORT")]
     pub new_master: Option<HostPort>,
-    /// Turn read_only off on the new master if it is still on, instead of failing
+    /// Turn read_only off on the new master if it is still on, instead of refusing it (also [mysql-hooks] make_writable)
     #[arg(long, env = "SENGU_MAKE_WRITABLE", value_parser = clap::builder::BoolishValueParser::new())]
     pub make_writable: bool,
-    /// How the master's address is written to Consul KV [default: plain]
+    /// How the master's address is written to Consul KV (also [mysql-hooks] kv_format) [default: plain]
     #[arg(long, env = "SENGU_KV_FORMAT", value_enum, value_name = "FORMAT")]
     pub kv_format: Option<KvFormat>,
-    /// Wait until this DNS server (Consul's) answers with the new master before returning
+    /// Wait until this DNS server (Consul's) answers with the new master before returning (also [mysql-hooks] wait_dns)
     #[arg(long, env = "SENGU_WAIT_DNS", value_name = "IP:PORT")]
     pub wait_dns: Option<HostPort>,
+    /// The name to look up with --wait-dns (also [mysql-hooks] wait_dns_name) [default: <master node>.node.consul.]
+    #[arg(long, env = "SENGU_WAIT_DNS_NAME", value_name = "NAME")]
+    pub wait_dns_name: Option<String>,
+    /// How long --wait-dns waits, e.g. 10s (also [mysql-hooks] wait_dns_timeout) [default: 10s]
+    #[arg(long, env = "SENGU_WAIT_DNS_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub wait_dns_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub hook: HookArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub consul: ConsulArgs,
 }
 
-/// How the master's address is stored in Consul KV.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KvFormat {
-    /// `host:port`, as orchestrator writes it.
-    Plain,
-    /// `{"host": …, "port": …}`.
-    Json,
-}
-
-/// The masters after the move: the old one is unknown after a switchover.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Move {
-    pub old: Option<HostPort>,
-    pub new: HostPort,
-}
-
 impl Cli {
-    /// The move, with positional addresses parsed; three positionals or a malformed address
-    /// is a usage error.
-    pub fn masters(&self) -> Result<Move, clap::Error> {
+    /// The move, with positional addresses parsed; three positionals, a malformed address or
+    /// the same server as old and new master is a usage error. `UNKNOWN UNKNOWN` as the old
+    /// master means it is not known.
+    pub fn masters(&self) -> Result<Masters, clap::Error> {
         let mut command = Cli::command();
         let new = |command: &mut clap::Command, host: &str, port: &str| positional_endpoint(command, ["NEW_HOST", "NEW_PORT"], host, port);
-        match (&self.old_master, &self.new_master, self.positional.as_slice()) {
-            (old, Some(new), _) => Ok(Move { old: old.clone(), new: new.clone() }),
-            (_, _, [new_host, new_port]) => Ok(Move { old: None, new: new(&mut command, new_host, new_port)? }),
-            (_, _, [old_host, old_port, new_host, new_port]) => Ok(Move {
-                old: Some(positional_endpoint(&mut command, ["OLD_HOST", "OLD_PORT"], old_host, old_port)?),
+        let masters = match (&self.old_master, &self.new_master, self.positional.as_slice()) {
+            (old, Some(new), _) => Masters { old: old.clone(), new: new.clone() },
+            (_, _, [new_host, new_port]) => Masters { old: None, new: new(&mut command, new_host, new_port)? },
+            (_, _, [old_host, old_port, new_host, new_port]) => Masters {
+                old: if old_host == UNKNOWN && old_port == UNKNOWN {
+                    None
+                } else {
+                    Some(positional_endpoint(&mut command, ["OLD_HOST", "OLD_PORT"], old_host, old_port)?)
+                },
                 new: new(&mut command, new_host, new_port)?,
-            }),
-            (_, _, args) => Err(command.error(
-                clap::error::ErrorKind::WrongNumberOfValues,
-                format!("expected NEW_HOST NEW_PORT (switchover) or OLD_HOST OLD_PORT NEW_HOST NEW_PORT (failover), got {} arguments", args.len()),
-            )),
+            },
+            (_, _, args) => {
+                return Err(command.error(
+                    clap::error::ErrorKind::WrongNumberOfValues,
+                    format!("expected NEW_HOST NEW_PORT (switchover) or OLD_HOST OLD_PORT NEW_HOST NEW_PORT (failover), got {} arguments", args.len()),
+                ));
+            }
+        };
+        if masters.old.as_ref() == Some(&masters.new) {
+            return Err(command.error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("the old and the new master are the same server ({})", masters.new),
+            ));
+        }
+        Ok(masters)
+    }
+
+    /// The flags only this hook has.
+    pub fn flags(&self) -> HookFlags {
+        HookFlags {
+            make_writable: self.make_writable,
+            kv_format: self.kv_format,
+            wait_dns: self.wait_dns.clone(),
+            wait_dns_name: self.wait_dns_name.clone(),
+            wait_dns_timeout: self.wait_dns_timeout,
+            ..HookFlags::default()
         }
     }
 }
@@ -110,19 +146,22 @@ mod tests {
     #[test]
     fn four_positionals_are_a_failover() {
         let moved = parse(&["10.0.0.1", "3306", "10.0.0.2", "3307"]).unwrap().masters().unwrap();
-        assert_eq!(moved, Move { old: Some(hp("10.0.0.1:3306")), new: hp("10.0.0.2:3307") });
+        assert_eq!(moved, Masters { old: Some(hp("10.0.0.1:3306")), new: hp("10.0.0.2:3307") });
+        let unknown = parse(&["UNKNOWN", "UNKNOWN", "10.0.0.2", "3307"]).unwrap().masters().unwrap();
+        assert_eq!(unknown, Masters { old: None, new: hp("10.0.0.2:3307") });
     }
 
     #[test]
     fn two_positionals_are_a_switchover_to_the_new_master() {
         let moved = parse(&["10.0.0.2", "3307"]).unwrap().masters().unwrap();
-        assert_eq!(moved, Move { old: None, new: hp("10.0.0.2:3307") });
+        assert_eq!(moved, Masters { old: None, new: hp("10.0.0.2:3307") });
+        assert!(parse(&["UNKNOWN", "UNKNOWN"]).unwrap().masters().is_err(), "the new master must be known");
     }
 
     #[test]
     fn flags_give_the_same_moves() {
         let moved = parse(&["--new-master", "10.0.0.2:3307"]).unwrap().masters().unwrap();
-        assert_eq!(moved, Move { old: None, new: hp("10.0.0.2:3307") });
+        assert_eq!(moved, Masters { old: None, new: hp("10.0.0.2:3307") });
         let moved = parse(&["--old-master", "10.0.0.1:3306", "--new-master", "10.0.0.2:3307"]).unwrap().masters().unwrap();
         assert_eq!(moved.old, Some(hp("10.0.0.1:3306")));
         assert!(parse(&["--old-master", "10.0.0.1:3306"]).is_err());
@@ -137,13 +176,45 @@ mod tests {
     }
 
     #[test]
+    fn the_same_server_as_old_and_new_is_a_usage_error() {
+        let e = parse(&["10.0.0.2", "3306", "10.0.0.2", "3306"]).unwrap().masters().unwrap_err();
+        assert!(e.to_string().contains("the old and the new master are the same server (10.0.0.2:3306)"), "{e}");
+    }
+
+    #[test]
     fn options_parse() {
-        let cli = parse(&["10.0.0.2", "3307", "--make-writable", "--kv-format", "json", "--wait-dns", "127.0.0.1:8600"]).unwrap();
-        assert!(cli.make_writable);
-        assert_eq!(cli.kv_format, Some(KvFormat::Json));
-        assert_eq!(cli.wait_dns, Some(hp("127.0.0.1:8600")));
+        let cli = parse(&[
+            "10.0.0.2", "3307", "--make-writable", "--kv-format", "json", "--wait-dns", "127.0.0.1:8600", "--wait-dns-name",
+            "db.example.", "--wait-dns-timeout", "3s",
+        ])
+        .unwrap();
+        let flags = cli.flags();
+        assert!(flags.make_writable);
+        assert_eq!(flags.kv_format, Some(KvFormat::Json));
+        assert_eq!(flags.wait_dns, Some(hp("127.0.0.1:8600")));
+        assert_eq!(flags.wait_dns_name.as_deref(), Some("db.example."));
+        assert_eq!(flags.wait_dns_timeout, Some(Duration::from_secs(3)));
+        assert!(!flags.fence_old_master);
         assert_eq!(parse(&["10.0.0.2", "3307"]).unwrap().kv_format, None, "no clap default: the config file may set it");
         assert!(parse(&["10.0.0.2", "3307", "--kv-format", "yaml"]).is_err());
         assert!(parse(&["10.0.0.2", "3307", "--wait-dns", "127.0.0.1"]).is_err());
+    }
+
+    #[test]
+    fn every_flag_reads_its_environment_variable() {
+        let command = Cli::command();
+        let env = |id: &str| command.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned());
+        for (id, var) in [
+            ("make_writable", "SENGU_MAKE_WRITABLE"),
+            ("kv_format", "SENGU_KV_FORMAT"),
+            ("wait_dns", "SENGU_WAIT_DNS"),
+            ("wait_dns_name", "SENGU_WAIT_DNS_NAME"),
+            ("wait_dns_timeout", "SENGU_WAIT_DNS_TIMEOUT"),
+            ("master_node", "SENGU_MASTER_NODE"),
+            ("kv_key", "SENGU_KV_KEY"),
+            ("service", "SENGU_SERVICE"),
+        ] {
+            assert_eq!(env(id).as_deref(), Some(var), "{id}");
+        }
     }
 }

@@ -1,8 +1,6 @@
 //! `mysql-after-exec`: mysqlfailover's `--exec-after` hook. It verifies that the new master is
-//! really writable, then publishes it in Consul (catalog + KV).
-//!
-//! Not implemented yet: it validates its arguments and settings, logs and says what it would
-//! do, and exits 2.
+//! really writable, then publishes it in Consul (catalog + KV); a new master that fails the
+//! check is not published, and Consul is left naming no master rather than a wrong one.
 
 mod cli;
 
@@ -10,18 +8,17 @@ use std::process::ExitCode;
 
 use sengu::actionlog::ActionLog;
 use sengu::entry::{self, Kind};
+use sengu::mysql_hooks::{self, HookSettings};
+
+const PROGRAM: &str = "mysql-after-exec";
 
 fn main() -> ExitCode {
     entry::run(Kind::Hook, |cli: cli::Cli| {
-        let moved = cli.masters()?;
+        let masters = cli.masters()?;
         let config = cli.common.config_file()?;
-        let mut log = ActionLog::open("mysql-after-exec", &cli.common.log_target(&config)?);
-        let old = moved.old.as_ref().map_or("unknown (switchover)".to_owned(), ToString::to_string);
-        log.record("not-implemented", &[("old", &old), ("new", &moved.new)]);
-        println!(
-            "mysql-after-exec: not implemented: would check that {} is writable and publish it in Consul (old master: {old}); Consul is unchanged",
-            moved.new
-        );
-        Ok(ExitCode::from(2))
+        let settings = HookSettings::resolve(&cli.hook, &cli.flags(), &cli.common, &cli.consul, &config)?;
+        let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
+        let report = mysql_hooks::after(&settings, &masters, &mut log);
+        Ok(report.print(PROGRAM, cli.common.format()))
     })
 }

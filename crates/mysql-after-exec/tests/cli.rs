@@ -1,35 +1,63 @@
-//! `mysql-after-exec` as mysqlfailover and mysqlrpladmin run it: two or four arguments, anything
-//! else or a malformed address exits 2 with a message and changes nothing.
+//! `mysql-after-exec` as mysqlfailover and mysqlrpladmin run it, without a database: help, and
+//! every kind of bad input (two or four arguments only, malformed addresses, the same server
+//! twice, bad settings) exits 2 with a message and leaves Consul and the action log untouched.
 
 #[path = "../../redis-master-check/tests/support/mod.rs"]
 mod support;
 
+mod hooks;
+
+use hooks::{after, Dc};
 use support::run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-after-exec");
 
 #[test]
-fn help_exits_zero_and_names_the_caller() {
-    run(BIN, &["--help"]).exits(0).stdout_contains("mysqlfailover --exec-after").stdout_contains("two after a mysqlrpladmin switchover");
+fn help_exits_zero_and_names_the_caller_and_the_exit_codes() {
+    run(BIN, &["--help"])
+        .exits(0)
+        .stdout_contains("mysqlfailover --exec-after")
+        .stdout_contains("two after a mysqlrpladmin switchover")
+        .stdout_contains("3  the new master failed verification")
+        .stdout_contains("[env: SENGU_KV_FORMAT=]");
+}
+
+/// Runs each bad invocation against a seeded datacenter and checks that it exits 2 with the
+/// message and that neither Consul nor the action log changed.
+#[track_caller]
+fn refused(dc: &Dc, args: &[&str], extra: &[(&str, &str)], message: &str) {
+    let before = dc.snapshot();
+    let run = after(dc, args, extra);
+    run.exits(2);
+    assert!(run.stderr().contains(message) || run.stdout().contains(message), "no {message:?}\n{run}");
+    assert_eq!(dc.snapshot(), before, "bad input changed consul\n{run}");
+    assert!(dc.log_lines().is_empty(), "bad input reached the action log\n{run}");
 }
 
 #[test]
-fn a_wrong_argument_count_exits_two() {
-    run(BIN, &["127.0.0.12"]).exits(2).stderr_contains("only 1 was provided").stdout_is_empty();
-    run(BIN, &["127.0.0.11", "3306", "127.0.0.12"]).exits(2).stderr_contains("got 3 arguments");
-    run(BIN, &["a", "1", "b", "2", "c"]).exits(2).stderr_contains("unexpected value 'c'");
-}
-
-#[test]
-fn a_malformed_address_exits_two() {
-    run(BIN, &["127.0.0.12", "0"]).exits(2).stderr_contains("invalid <NEW_HOST> <NEW_PORT>: invalid port \"0\"");
-    run(BIN, &["bad host", "3306", "127.0.0.12", "3306"]).exits(2).stderr_contains("invalid <OLD_HOST> <OLD_PORT>: invalid host \"bad host\"");
-}
-
-#[test]
-fn not_implemented_exits_two_for_failover_and_switchover() {
-    run(BIN, &["127.0.0.11", "3306", "127.0.0.12", "3306"])
-        .exits(2)
-        .stdout_starts_with("mysql-after-exec: not implemented: would check that 127.0.0.12:3306 is writable and publish it in Consul (old master: 127.0.0.11:3306)");
-    run(BIN, &["127.0.0.12", "3306"]).exits(2).stdout_contains("(old master: unknown (switchover))");
+fn every_bad_input_exits_two_and_touches_nothing() {
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), Some("127.0.0.12".parse().unwrap()));
+    let none: &[(&str, &str)] = &[];
+    refused(&dc, &[], none, "required");
+    refused(&dc, &["127.0.0.12"], none, "only 1 was provided");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12"], none, "got 3 arguments");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "3306", "x"], none, "unexpected value 'x'");
+    refused(&dc, &["127.0.0.12", "33o6"], none, "invalid <NEW_HOST> <NEW_PORT>: invalid port \"33o6\"");
+    refused(&dc, &["127.0.0.12", "0"], none, "invalid port \"0\"");
+    refused(&dc, &["127.0.0.12", "65536"], none, "invalid port \"65536\"");
+    refused(&dc, &["127.0.0.11", "-1", "127.0.0.12", "3306"], none, "invalid port \"-1\"");
+    refused(&dc, &["", "3306"], none, "empty host");
+    refused(&dc, &["127.0.0.11", "3306", "", "3306"], none, "empty host");
+    refused(&dc, &["bad host", "3306", "127.0.0.12", "3306"], none, "invalid <OLD_HOST> <OLD_PORT>: invalid host \"bad host\"");
+    refused(&dc, &["127.0.0.12", "3306", "127.0.0.12", "3306"], none, "the old and the new master are the same server (127.0.0.12:3306)");
+    refused(&dc, &["--new-master", "127.0.0.12"], none, "missing port");
+    refused(&dc, &["127.0.0.12", "3306", "--kv-format", "yaml"], none, "invalid value 'yaml'");
+    refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_WAIT_DNS", "localhost:8600")], "invalid wait_dns \"localhost:8600\": expected IP:PORT");
+    refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_KV_KEY", "/abs")], "invalid kv key \"/abs\"");
+    refused(&dc, &["127.0.0.12", "3306"], &[("CONSUL_HTTP_ADDR", "xyz://h:1")], "unknown protocol scheme: xyz");
+    refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_MYSQL_DEFAULTS_FILE", "/nonexistent/sengu.cnf")], "mysql credentials: ");
+    let config = dc.dir().join("bad.toml");
+    std::fs::write(&config, "[mysql-hooks]\nmaster_nod = \"x\"\n").unwrap();
+    refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_CONFIG", config.to_str().unwrap())], "unknown key \"master_nod\" in [mysql-hooks]");
 }

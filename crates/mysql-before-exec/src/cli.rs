@@ -1,14 +1,16 @@
 //! The command line of `mysql-before-exec`: the four positional arguments mysqlfailover's
 //! `--exec-before` passes (old host, old port, new host, new port), or the same as two flags.
 //!
-//! MHA, unlike mysqlfailover, appends `--key=value` options of its own (`--ssh_user`, …); when
-//! MHA is supported, options this hook does not know must be ignored rather than refused. For
-//! now they are usage errors (exit 2).
+//! MHA, unlike mysqlfailover, appends `--key=value` options of its own (`--ssh_user`, …); those
+//! are usage errors (exit 2) for now, so MHA is not supported.
+
+use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 
 use sengu::addr::HostPort;
-use sengu::settings::{positional_endpoint, CommonArgs, ConsulArgs};
+use sengu::mysql_hooks::{HookArgs, HookFlags, Masters, UNKNOWN};
+use sengu::settings::{parse_timeout, positional_endpoint, CommonArgs, ConsulArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,17 +19,27 @@ use sengu::settings::{positional_endpoint, CommonArgs, ConsulArgs};
     about = "mysqlfailover --exec-before hook: take the old master out of Consul (catalog + KV) so no client writes to it during the move",
     after_help = "\
 Called by: mysqlfailover --exec-before=/usr/local/bin/mysql-before-exec (also mysqlrpladmin
-switchover), with four arguments: OLD_HOST OLD_PORT NEW_HOST NEW_PORT. mysqlfailover requires
-a bare executable path, so every other setting comes from SENGU_* variables or the config file.
+switchover), with four arguments: OLD_HOST OLD_PORT NEW_HOST NEW_PORT (OLD_HOST OLD_PORT may be
+UNKNOWN UNKNOWN). mysqlfailover requires a bare executable path, so every other setting comes
+from SENGU_* / CONSUL_* variables or the config file ([mysql-hooks], [mysql], [consul], [log]).
+
+In one Consul transaction it removes the master node (and its services) and the KV key, and
+records the move for mysql-after-exec; a record that already names the new master, when that is
+a writable master, is kept. Then, with --fence-old-master, it sets read_only on the old master
+if it answers (MariaDB has no super_read_only: users with READ_ONLY ADMIN still write).
 
 Exit codes:
-  0  done: the old master is out of Consul
-  2  failed: the message says what state Consul was left in (mysqlfailover 1.6.5 only logs it)"
+  0  done: Consul holds no record of the old master (fencing problems are reported, not fatal)
+  1  Consul unreachable or kept changing: nothing changed, retry is safe
+  2  bad arguments or settings: nothing touched
+  4  Consul refused (ACL denied, TLS, rejected request): fix the token or settings
+mysqlfailover 1.6.5 only logs the code; <= 1.6.4 aborts the failover when it is >= --script-threshold."
 )]
 pub struct Cli {
     /// OLD_HOST OLD_PORT NEW_HOST NEW_PORT, as mysqlfailover passes them
     #[arg(
         value_names = ["OLD_HOST", "OLD_PORT", "NEW_HOST", "NEW_PORT"],
+        allow_negative_numbers = true,
         num_args = 4,
         required_unless_present_all = ["old_master", "new_master"],
         conflicts_with_all = ["old_master", "new_master"]
@@ -39,32 +51,50 @@ pub struct Cli {
     /// The master taking over (instead of the positional arguments)
     #[arg(long, value_name = "HOST:PORT", requires = "old_master")]
     pub new_master: Option<HostPort>,
+    /// Set read_only (and super_read_only where it exists) on the old master if it answers (also [mysql-hooks] fence_old_master)
+    #[arg(long, env = "SENGU_FENCE_OLD_MASTER", value_parser = clap::builder::BoolishValueParser::new())]
+    pub fence_old_master: bool,
+    /// How long fencing may wait for the old master, e.g. 2s (also [mysql-hooks] fence_timeout) [default: 2s]
+    #[arg(long, env = "SENGU_FENCE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub fence_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub hook: HookArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub consul: ConsulArgs,
 }
 
-/// The old and the new master, however they were given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Move {
-    pub old: HostPort,
-    pub new: HostPort,
-}
-
 impl Cli {
-    /// The move, with positional addresses parsed; a malformed one is a usage error.
-    pub fn masters(&self) -> Result<Move, clap::Error> {
+    /// The move, with positional addresses parsed. A malformed address, or the same server as
+    /// old and new master, is a usage error; `UNKNOWN UNKNOWN` is an unknown old master.
+    pub fn masters(&self) -> Result<Masters, clap::Error> {
         let mut command = Cli::command();
-        match (&self.old_master, &self.new_master, self.positional.as_slice()) {
-            (Some(old), Some(new), _) => Ok(Move { old: old.clone(), new: new.clone() }),
-            (_, _, [old_host, old_port, new_host, new_port]) => Ok(Move {
-                old: positional_endpoint(&mut command, ["OLD_HOST", "OLD_PORT"], old_host, old_port)?,
+        let masters = match (&self.old_master, &self.new_master, self.positional.as_slice()) {
+            (Some(old), Some(new), _) => Masters { old: Some(old.clone()), new: new.clone() },
+            (_, _, [old_host, old_port, new_host, new_port]) => Masters {
+                old: if old_host == UNKNOWN && old_port == UNKNOWN {
+                    None
+                } else {
+                    Some(positional_endpoint(&mut command, ["OLD_HOST", "OLD_PORT"], old_host, old_port)?)
+                },
                 new: positional_endpoint(&mut command, ["NEW_HOST", "NEW_PORT"], new_host, new_port)?,
-            }),
+            },
             // clap already refuses every other combination.
-            _ => Err(command.error(clap::error::ErrorKind::MissingRequiredArgument, "expected OLD_HOST OLD_PORT NEW_HOST NEW_PORT")),
+            _ => return Err(command.error(clap::error::ErrorKind::MissingRequiredArgument, "expected OLD_HOST OLD_PORT NEW_HOST NEW_PORT")),
+        };
+        if masters.old.as_ref() == Some(&masters.new) {
+            return Err(command.error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("the old and the new master are the same server ({})", masters.new),
+            ));
         }
+        Ok(masters)
+    }
+
+    /// The flags only this hook has.
+    pub fn flags(&self) -> HookFlags {
+        HookFlags { fence_old_master: self.fence_old_master, fence_timeout: self.fence_timeout, ..HookFlags::default() }
     }
 }
 
@@ -87,9 +117,17 @@ mod tests {
 
     #[test]
     fn four_positionals_or_two_flags_give_the_same_move() {
-        let expected = Move { old: hp("10.0.0.1:3306"), new: hp("10.0.0.2:3306") };
+        let expected = Masters { old: Some(hp("10.0.0.1:3306")), new: hp("10.0.0.2:3306") };
         assert_eq!(parse(&["10.0.0.1", "3306", "10.0.0.2", "3306"]).unwrap().masters().unwrap(), expected);
         assert_eq!(parse(&["--old-master", "10.0.0.1:3306", "--new-master", "10.0.0.2:3306"]).unwrap().masters().unwrap(), expected);
+    }
+
+    #[test]
+    fn an_unknown_old_master_is_accepted_as_mysqlfailover_spells_it() {
+        let masters = parse(&["UNKNOWN", "UNKNOWN", "10.0.0.2", "3306"]).unwrap().masters().unwrap();
+        assert_eq!(masters, Masters { old: None, new: hp("10.0.0.2:3306") });
+        assert!(parse(&["10.0.0.1", "UNKNOWN", "10.0.0.2", "3306"]).unwrap().masters().is_err());
+        assert!(parse(&["10.0.0.1", "3306", "UNKNOWN", "UNKNOWN"]).unwrap().masters().is_err());
     }
 
     #[test]
@@ -106,5 +144,49 @@ mod tests {
         let e = parse(&["10.0.0.1", "3306", "10.0.0.2", "UNKNOWN"]).unwrap().masters().unwrap_err();
         assert!(e.to_string().contains("invalid <NEW_HOST> <NEW_PORT>: invalid port \"UNKNOWN\""), "{e}");
         assert!(parse(&["--old-master", "10.0.0.1", "--new-master", "10.0.0.2:3306"]).is_err());
+    }
+
+    #[test]
+    fn the_same_server_as_old_and_new_is_a_usage_error() {
+        let e = parse(&["10.0.0.1", "3306", "10.0.0.1", "3306"]).unwrap().masters().unwrap_err();
+        assert!(e.to_string().contains("the old and the new master are the same server (10.0.0.1:3306)"), "{e}");
+        assert!(parse(&["10.0.0.1", "3306", "10.0.0.1", "3307"]).unwrap().masters().is_ok(), "two ports are two servers");
+    }
+
+    #[test]
+    fn fencing_flags_parse() {
+        let cli = parse(&["a", "1", "b", "2", "--fence-old-master", "--fence-timeout", "500ms"]).unwrap();
+        assert_eq!(cli.flags(), HookFlags { fence_old_master: true, fence_timeout: Some(Duration::from_millis(500)), ..HookFlags::default() });
+        assert_eq!(parse(&["a", "1", "b", "2"]).unwrap().flags(), HookFlags::default());
+        assert!(parse(&["a", "1", "b", "2", "--fence-timeout", "0s"]).is_err());
+    }
+
+    #[test]
+    fn shared_hook_flags_parse() {
+        let cli = parse(&["a", "1", "b", "2", "--master-node", "db-master", "--kv-key", "svc/db", "--service", "mysql", "--mysql-timeout", "1s"]).unwrap();
+        assert_eq!(cli.hook.master_node.as_deref(), Some("db-master"));
+        assert_eq!(cli.hook.kv_key.as_deref(), Some("svc/db"));
+        assert_eq!(cli.hook.service.as_deref(), Some("mysql"));
+        assert_eq!(cli.hook.mysql_timeout, Some(Duration::from_secs(1)));
+        assert_eq!(parse(&["a", "1", "b", "2"]).unwrap().hook.master_node, None, "no clap default: the config file may set it");
+    }
+
+    #[test]
+    fn every_hook_flag_reads_its_environment_variable() {
+        let command = Cli::command();
+        let env = |id: &str| command.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned());
+        for (id, var) in [
+            ("fence_old_master", "SENGU_FENCE_OLD_MASTER"),
+            ("fence_timeout", "SENGU_FENCE_TIMEOUT"),
+            ("master_node", "SENGU_MASTER_NODE"),
+            ("replica_node", "SENGU_REPLICA_NODE"),
+            ("kv_key", "SENGU_KV_KEY"),
+            ("service", "SENGU_SERVICE"),
+            ("mysql_defaults_file", "SENGU_MYSQL_DEFAULTS_FILE"),
+            ("mysql_user", "SENGU_MYSQL_USER"),
+            ("mysql_timeout", "SENGU_MYSQL_TIMEOUT"),
+        ] {
+            assert_eq!(env(id).as_deref(), Some(var), "{id}");
+        }
     }
 }

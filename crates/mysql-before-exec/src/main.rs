@@ -1,8 +1,6 @@
 //! `mysql-before-exec`: mysqlfailover's `--exec-before` hook. It takes the old master out of
-//! Consul (catalog + KV) so no client writes to it while the master moves.
-//!
-//! Not implemented yet: it validates its arguments and settings, logs and says what it would
-//! do, and exits 2.
+//! Consul (catalog + KV) so no client writes to it while the master moves, and optionally
+//! fences the old master with `read_only`.
 
 mod cli;
 
@@ -10,17 +8,17 @@ use std::process::ExitCode;
 
 use sengu::actionlog::ActionLog;
 use sengu::entry::{self, Kind};
+use sengu::mysql_hooks::{self, HookSettings};
+
+const PROGRAM: &str = "mysql-before-exec";
 
 fn main() -> ExitCode {
     entry::run(Kind::Hook, |cli: cli::Cli| {
-        let moving = cli.masters()?;
+        let masters = cli.masters()?;
         let config = cli.common.config_file()?;
-        let mut log = ActionLog::open("mysql-before-exec", &cli.common.log_target(&config)?);
-        log.record("not-implemented", &[("old", &moving.old), ("new", &moving.new)]);
-        println!(
-            "mysql-before-exec: not implemented: would take {} out of Consul before the move to {}; Consul is unchanged",
-            moving.old, moving.new
-        );
-        Ok(ExitCode::from(2))
+        let settings = HookSettings::resolve(&cli.hook, &cli.flags(), &cli.common, &cli.consul, &config)?;
+        let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
+        let report = mysql_hooks::before(&settings, &masters, &mut log);
+        Ok(report.print(PROGRAM, cli.common.format()))
     })
 }

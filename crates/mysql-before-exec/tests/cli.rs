@@ -1,60 +1,126 @@
-//! `mysql-before-exec` as mysqlfailover runs it: help, wrong argument counts and malformed
-//! addresses exit 2 with a message and change nothing; the action log records each run.
+//! `mysql-before-exec` as mysqlfailover runs it, without a database: help; every kind of bad
+//! input exits 2 with a message and leaves Consul and the action log untouched; the action log
+//! file comes from flag, environment or config file; an unreachable old master is no error.
 
 #[path = "../../redis-master-check/tests/support/mod.rs"]
 mod support;
 
+#[path = "../../mysql-after-exec/tests/hooks/mod.rs"]
+mod hooks;
+
+use hooks::{Dc, KV_KEY, MOVE_KEY};
 use support::{run, run_env};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-before-exec");
-const FOUR: [&str; 4] = ["127.0.0.11", "3306", "127.0.0.12", "3306"];
 
-#[test]
-fn help_exits_zero_and_names_the_caller() {
-    run(BIN, &["--help"]).exits(0).stdout_contains("mysqlfailover --exec-before").stdout_contains("OLD_HOST OLD_PORT NEW_HOST NEW_PORT");
+fn before(dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> support::Run {
+    let env = dc.env();
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all.extend_from_slice(extra);
+    run_env(BIN, args, &all)
 }
 
 #[test]
-fn a_wrong_argument_count_exits_two() {
-    run(BIN, &FOUR[..3]).exits(2).stderr_contains("4 values required").stdout_is_empty();
-    run(BIN, &[&FOUR[..], &["extra"]].concat()).exits(2).stderr_contains("but 5 were provided");
-    run(BIN, &[]).exits(2).stderr_contains("required");
+fn help_exits_zero_and_names_the_caller_and_the_exit_codes() {
+    run(BIN, &["--help"])
+        .exits(0)
+        .stdout_contains("mysqlfailover --exec-before")
+        .stdout_contains("OLD_HOST OLD_PORT NEW_HOST NEW_PORT")
+        .stdout_contains("1  Consul unreachable or kept changing")
+        .stdout_contains("[env: SENGU_FENCE_OLD_MASTER=]");
+}
+
+#[track_caller]
+fn refused(dc: &Dc, args: &[&str], extra: &[(&str, &str)], message: &str) {
+    let snapshot = dc.snapshot();
+    let run = before(dc, args, extra);
+    run.exits(2);
+    assert!(run.stderr().contains(message) || run.stdout().contains(message), "no {message:?}\n{run}");
+    assert_eq!(dc.snapshot(), snapshot, "bad input changed consul\n{run}");
+    assert!(dc.log_lines().is_empty(), "bad input reached the action log\n{run}");
 }
 
 #[test]
-fn a_malformed_address_exits_two_and_logs_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("actions.log");
-    run_env(BIN, &["127.0.0.11", "3306", "127.0.0.12", "UNKNOWN"], &[("SENGU_LOG_FILE", log.to_str().unwrap())])
-        .exits(2)
-        .stderr_contains("invalid <NEW_HOST> <NEW_PORT>: invalid port \"UNKNOWN\"");
-    run(BIN, &["--old-master", "127.0.0.11", "--new-master", "127.0.0.12:3306"]).exits(2).stderr_contains("missing port");
-    assert!(!log.exists(), "bad input must not reach the point of acting");
+fn every_bad_input_exits_two_and_touches_nothing() {
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), Some("127.0.0.12".parse().unwrap()));
+    let none: &[(&str, &str)] = &[];
+    refused(&dc, &[], none, "required");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12"], none, "4 values required");
+    refused(&dc, &["127.0.0.12", "3306"], none, "4 values required");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "3306", "x"], none, "but 5 were provided");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "UNKNOWN"], none, "invalid <NEW_HOST> <NEW_PORT>: invalid port \"UNKNOWN\"");
+    refused(&dc, &["127.0.0.11", "33o6", "127.0.0.12", "3306"], none, "invalid <OLD_HOST> <OLD_PORT>: invalid port \"33o6\"");
+    refused(&dc, &["127.0.0.11", "0", "127.0.0.12", "3306"], none, "invalid port \"0\"");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "70000"], none, "invalid port \"70000\"");
+    refused(&dc, &["127.0.0.11", "-3306", "127.0.0.12", "3306"], none, "invalid port \"-3306\"");
+    refused(&dc, &["", "3306", "127.0.0.12", "3306"], none, "empty host");
+    refused(&dc, &["127.0.0.11", "3306", "", "3306"], none, "empty host");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.11", "3306"], none, "the old and the new master are the same server (127.0.0.11:3306)");
+    refused(&dc, &["--old-master", "127.0.0.11", "--new-master", "127.0.0.12:3306"], none, "missing port");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "3306"], &[("SENGU_MASTER_NODE", "a b")], "invalid master node \"a b\"");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "3306"], &[("SENGU_FENCE_TIMEOUT", "soon")], "invalid duration \"soon\"");
+    refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "3306"], &[("CONSUL_HTTP_TOKEN_FILE", "/nonexistent/token")], "cannot read token file");
 }
 
+/// With nothing listening on the old master's address, fencing reports it and the hook still
+/// succeeds: an unreachable old master is probably why the failover happens.
 #[test]
-fn not_implemented_exits_two_and_says_consul_is_unchanged() {
-    run(BIN, &FOUR)
-        .exits(2)
-        .stdout_starts_with("mysql-before-exec: not implemented: would take 127.0.0.11:3306 out of Consul before the move to 127.0.0.12:3306; Consul is unchanged");
+fn an_unreachable_old_master_is_reported_not_fenced_and_is_no_error() {
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), None);
+    let lease = testbed::reserve(testbed::host(11));
+    let port = lease.port().to_string();
+    before(&dc, &["127.0.0.11", &port, "127.0.0.12", "3306"], &[("SENGU_FENCE_OLD_MASTER", "true")])
+        .exits(0)
+        .stdout_starts_with(&format!("mysql-before-exec: old master 127.0.0.11:{port} taken out of consul at consul index "))
+        .stdout_contains(": consul holds no master record\n")
+        .stdout_contains(&format!("old master not fenced, it is unreachable: mysql 127.0.0.11:{port} is unreachable"));
+    assert_eq!((dc.master_node(), dc.master_kv()), (None, None));
+    let lines = dc.log_lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].contains(" action=unpublish old=127.0.0.11:") && lines[0].contains(" index="), "{lines:?}");
+    assert!(lines[1].contains(" action=fence ") && lines[1].contains(" result=unreachable "), "{lines:?}");
+}
+
+/// `UNKNOWN UNKNOWN` is what mysqlfailover passes when it lost the old master's object: the
+/// master records still go, and the move is recorded without an old master.
+#[test]
+fn an_unknown_old_master_still_takes_the_master_records_out() {
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), None);
+    before(&dc, &["UNKNOWN", "UNKNOWN", "127.0.0.12", "3306"], &[("SENGU_FENCE_OLD_MASTER", "1")])
+        .exits(0)
+        .stdout_starts_with("mysql-before-exec: master records taken out of consul")
+        .stdout_contains("old master not fenced: mysqlfailover did not know it (UNKNOWN)");
+    assert_eq!(dc.kv_index(KV_KEY), None);
+    let record: serde_json::Value = serde_json::from_str(&dc.kv(MOVE_KEY).unwrap()).unwrap();
+    assert_eq!((record["old"].clone(), record["new"].clone()), (serde_json::Value::Null, "127.0.0.12:3306".into()));
 }
 
 /// The full precedence chain for the log file: flag, then environment, then `[log] file`.
 #[test]
 fn the_log_file_comes_from_flag_then_environment_then_config() {
+    let dc = Dc::new();
     let dir = tempfile::tempdir().unwrap();
     let [from_flag, from_env, from_file] = ["flag.log", "env.log", "file.log"].map(|name| dir.path().join(name));
     let config = dir.path().join("sengu.toml");
     std::fs::write(&config, format!("[log]\nfile = {:?}\n", from_file.to_str().unwrap())).unwrap();
+    let four = ["127.0.0.11", "3306", "127.0.0.12", "3306"];
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec![("CONSUL_HTTP_ADDR", dc.url())];
+        all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+        let all: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_env(BIN, args, &all).exits(0);
+    };
     let env = [("SENGU_CONFIG", config.to_str().unwrap()), ("SENGU_LOG_FILE", from_env.to_str().unwrap())];
-
-    run_env(BIN, &[&FOUR[..], &["--log-file", from_flag.to_str().unwrap()]].concat(), &env).exits(2);
-    run_env(BIN, &FOUR, &env).exits(2);
-    run_env(BIN, &FOUR, &env[..1]).exits(2);
-    run_env(BIN, &FOUR, &env[..1]).exits(2);
+    run(&[&four[..], &["--log-file", from_flag.to_str().unwrap()]].concat(), &env);
+    run(&four, &env);
+    run(&four, &env[..1]);
+    run(&four, &env[..1]);
 
     let lines = |path: &std::path::Path| std::fs::read_to_string(path).unwrap_or_default().lines().count();
     assert_eq!([lines(&from_flag), lines(&from_env), lines(&from_file)], [1, 1, 2]);
-    let text = std::fs::read_to_string(&from_file).unwrap();
-    assert!(text.contains(" program=mysql-before-exec ") && text.contains(" action=not-implemented old=127.0.0.11:3306 new=127.0.0.12:3306"), "{text}");
+    let text = std::fs::read_to_string(&from_flag).unwrap();
+    assert!(text.contains(" program=mysql-before-exec ") && text.contains(" action=unpublish old=127.0.0.11:3306 new=127.0.0.12:3306"), "{text}");
 }

@@ -1,23 +1,24 @@
 //! `mysql-fail-check`: mysqlfailover's `--exec-fail-check` hook. It confirms that the master is
-//! really down, from the replicas' view too, before a failover starts.
-//!
-//! Not implemented yet: it validates its arguments and settings, says what it would check, and
-//! exits 2, which mysqlfailover reads as "fail over now"; do not wire it up yet.
+//! really down, from the replicas' view too, before a failover starts: exit 2 only for a master
+//! confirmed dead, exit 0 for everything else, bad input included.
 
 mod cli;
 
 use std::process::ExitCode;
 
 use sengu::actionlog::ActionLog;
-use sengu::entry::{self, Kind};
+use sengu::fail_check::{self, entry, Settings, PROGRAM};
 
 fn main() -> ExitCode {
-    entry::run(Kind::Hook, |cli: cli::Cli| {
-        let master = cli.master()?;
+    entry::run(|cli: cli::Cli| {
         let config = cli.common.config_file()?;
-        let mut log = ActionLog::open("mysql-fail-check", &cli.common.log_target(&config)?);
-        log.record("not-implemented", &[("master", &master)]);
-        println!("mysql-fail-check: not implemented: would check whether {master} is down, as seen from here and from its replicas");
-        Ok(ExitCode::from(2))
+        let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
+        let request = fail_check::master_from_args(&cli.old_host, &cli.old_port)
+            .and_then(|master| Ok((master, Settings::resolve(cli.overrides(), &cli.common, &cli.consul, &config)?)));
+        let report = match request {
+            Ok((master, settings)) => fail_check::run(&master, &settings, &mut log),
+            Err(problem) => fail_check::refuse(&problem, &mut log),
+        };
+        Ok(report.print(cli.common.format()))
     })
 }

@@ -3,10 +3,14 @@
 //! people. Sentinel passes nothing else, so every other setting comes from `SENGU_*` variables
 //! in the sentinel's environment or from the `[sentinel-rebalance]` table of the config file.
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use sengu::addr::HostPort;
-use sengu::settings::{positional_endpoint, CommonArgs, ConsulArgs};
+use sengu::rebalance::Layer;
+use sengu::settings::{parse_duration, positional_endpoint, CommonArgs, ConsulArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,11 +26,15 @@ Every sentinel runs it once per failover, with exactly seven arguments:
   <master-name> <leader|observer> start <from-ip> <from-port> <to-ip> <to-port>
 Also run `sentinel-rebalance reconcile` from a timer or at boot, and `sentinel-rebalance status`
 to see the layout. A master named \"reconcile\" or \"status\" cannot be handled.
+Settings come from SENGU_* variables in the sentinel's environment or from [sentinel-rebalance]
+in the config file; the floating_start/floating_stop commands are argv arrays in the file only.
 
 Exit codes (Sentinel's script contract):
   0  done, or nothing to do
   1  failed for now: Sentinel retries (up to 10 times, 30s apart, doubling)
-  2  failed for good, do not retry (bad arguments, bad settings, internal error)"
+  2  failed for good, do not retry (bad arguments, bad settings, internal error)
+`status` exits like a Consul check: 0 converged, 1 something to change, 2 no agreed master
+or NOQUORUM."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -56,15 +64,117 @@ pub struct Cli {
     #[arg(value_name = "extra", hide = true)]
     pub extra: Vec<String>,
     #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub consul: ConsulArgs,
 }
 
+/// The `[sentinel-rebalance]` settings as flags and `SENGU_*` variables (Sentinel passes none
+/// of these: in a sentinel's environment only the variables count). No clap defaults, so the
+/// config file can still fill what is not given. The start/stop commands and extra config lines
+/// are argv arrays and live in the config file only.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Settings (also [sentinel-rebalance] in the config file)")]
+pub struct SettingsArgs {
+    /// The master name the sentinels monitor
+    #[arg(long, global = true, env = "SENGU_SENTINEL_MASTER", value_name = "NAME")]
+    pub sentinel_master: Option<String>,
+    /// This host's Redis
+    #[arg(long, global = true, env = "SENGU_REDIS", value_name = "HOST:PORT")]
+    pub redis: Option<HostPort>,
+    /// The other host's Redis
+    #[arg(long, global = true, env = "SENGU_PEER_REDIS", value_name = "HOST:PORT")]
+    pub peer_redis: Option<HostPort>,
+    /// This host's fixed sentinel
+    #[arg(long, global = true, env = "SENGU_SENTINEL", value_name = "HOST:PORT")]
+    pub sentinel: Option<HostPort>,
+    /// The other host's fixed sentinel
+    #[arg(long, global = true, env = "SENGU_PEER_SENTINEL", value_name = "HOST:PORT")]
+    pub peer_sentinel: Option<HostPort>,
+    /// Where the floating sentinel listens when it runs on this host
+    #[arg(long, global = true, env = "SENGU_FLOATING", value_name = "HOST:PORT")]
+    pub floating: Option<HostPort>,
+    /// Where it listens when it runs on the other host
+    #[arg(long, global = true, env = "SENGU_PEER_FLOATING", value_name = "HOST:PORT")]
+    pub peer_floating: Option<HostPort>,
+    /// The floating sentinel's fixed `sentinel myid` (40 hex characters)
+    #[arg(long, global = true, env = "SENGU_FLOATING_MYID", value_name = "ID")]
+    pub floating_myid: Option<String>,
+    /// The floating sentinel's config file, written fresh before each start (absolute path)
+    #[arg(long, global = true, env = "SENGU_FLOATING_CONFIG", value_name = "FILE")]
+    pub floating_config: Option<PathBuf>,
+    /// The client-reconfig-script written into that config [default: this executable]
+    #[arg(long, global = true, env = "SENGU_FLOATING_SCRIPT", value_name = "FILE")]
+    pub floating_script: Option<PathBuf>,
+    /// Quorum of the floating sentinel's monitor line [default: the fixed sentinels']
+    #[arg(long, global = true, env = "SENGU_QUORUM", value_name = "N")]
+    pub quorum: Option<u32>,
+    /// down-after-milliseconds for the floating sentinel, e.g. 5s [default: the fixed sentinels']
+    #[arg(long, global = true, env = "SENGU_DOWN_AFTER", value_name = "DURATION", value_parser = parse_duration)]
+    pub down_after: Option<Duration>,
+    /// failover-timeout for the floating sentinel, e.g. 3m [default: the fixed sentinels']
+    #[arg(long, global = true, env = "SENGU_FAILOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub failover_timeout: Option<Duration>,
+    /// Consul service whose master/replica tags follow the master [default: tags untouched]
+    #[arg(long, global = true, env = "SENGU_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+    /// The tag that marks the master [default: master]
+    #[arg(long, global = true, env = "SENGU_MASTER_TAG", value_name = "TAG")]
+    pub master_tag: Option<String>,
+    /// The tag that marks a replica [default: replica]
+    #[arg(long, global = true, env = "SENGU_REPLICA_TAG", value_name = "TAG")]
+    pub replica_tag: Option<String>,
+    /// Lock file serialising runs on this host [default: /run/lock/sentinel-rebalance.lock]
+    #[arg(long, global = true, env = "SENGU_LOCK_FILE", value_name = "FILE")]
+    pub lock_file: Option<PathBuf>,
+    /// Pause between two SENTINEL RESETs of `reconcile --reset` [default: 30s]
+    #[arg(long, global = true, env = "SENGU_RESET_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    pub reset_wait: Option<Duration>,
+    /// How long to wait for this host's Redis to become a healthy replica before a move [default: 40s]
+    #[arg(long, global = true, env = "SENGU_REPLICA_WAIT", value_name = "DURATION", value_parser = parse_duration)]
+    pub replica_wait: Option<Duration>,
+}
+
+impl SettingsArgs {
+    /// The flags and environment as the top settings layer; `timeout` is the common `--timeout`.
+    pub fn layer(&self, timeout: Option<Duration>) -> Layer {
+        let s = self.clone();
+        Layer {
+            master_name: s.sentinel_master,
+            redis: s.redis,
+            peer_redis: s.peer_redis,
+            sentinel: s.sentinel,
+            peer_sentinel: s.peer_sentinel,
+            floating: s.floating,
+            peer_floating: s.peer_floating,
+            floating_myid: s.floating_myid,
+            floating_config: s.floating_config,
+            floating_script: s.floating_script,
+            quorum: s.quorum,
+            down_after: s.down_after,
+            failover_timeout: s.failover_timeout,
+            service: s.service,
+            master_tag: s.master_tag,
+            replica_tag: s.replica_tag,
+            lock_file: s.lock_file,
+            reset_wait: s.reset_wait,
+            replica_wait: s.replica_wait,
+            timeout,
+            ..Layer::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Compare the sentinels' layout with the current master and fix it (timer, boot)
-    Reconcile,
+    Reconcile {
+        /// Also make the sentinels forget stopped extra sentinels: SENTINEL RESET on one at a time, waiting between them
+        #[arg(long)]
+        reset: bool,
+    },
     /// Show the master, where each sentinel runs and what reconcile would change
     Status,
 }
@@ -98,7 +208,7 @@ pub enum State {
 pub enum Task {
     /// Called by Sentinel after a failover.
     Reconfig { master_name: String, role: Role, from: HostPort, to: HostPort },
-    Reconcile,
+    Reconcile { reset: bool },
     Status,
 }
 
@@ -111,7 +221,7 @@ impl Cli {
             return Err(command.error(clap::error::ErrorKind::WrongNumberOfValues, message));
         }
         match (&self.command, &self.master_name, self.role, &self.from_ip, &self.from_port, &self.to_ip, &self.to_port) {
-            (Some(Command::Reconcile), ..) => Ok(Task::Reconcile),
+            (Some(Command::Reconcile { reset }), ..) => Ok(Task::Reconcile { reset: *reset }),
             (Some(Command::Status), ..) => Ok(Task::Status),
             (None, Some(master_name), Some(role), Some(from_ip), Some(from_port), Some(to_ip), Some(to_port)) => Ok(Task::Reconfig {
                 master_name: master_name.clone(),
@@ -183,7 +293,8 @@ mod tests {
 
     #[test]
     fn subcommands_take_no_positionals_but_take_common_flags() {
-        assert_eq!(parse(&["reconcile"]).unwrap().task().unwrap(), Task::Reconcile);
+        assert_eq!(parse(&["reconcile"]).unwrap().task().unwrap(), Task::Reconcile { reset: false });
+        assert_eq!(parse(&["reconcile", "--reset"]).unwrap().task().unwrap(), Task::Reconcile { reset: true });
         let cli = parse(&["status", "--format", "json"]).unwrap();
         assert_eq!(cli.task().unwrap(), Task::Status);
         assert_eq!(cli.common.format(), sengu::check::Format::Json);

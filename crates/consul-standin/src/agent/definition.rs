@@ -1,5 +1,6 @@
 //! Service and check definitions as an agent receives them, from the HTTP API (PascalCase) or
 //! from a config file (snake_case), validated by Consul's rules (§4.1 and §6 of the reference).
+//! Services embed checks, so both definitions are read here; a third of the file is tests.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

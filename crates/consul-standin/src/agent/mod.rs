@@ -4,6 +4,8 @@
 //! The agent is authoritative for its own node: every local change is written to the catalog at
 //! once, except output-only check changes, which wait for `check_update_interval` as Consul's
 //! do. Running checks lives in [`runner`], periodic restoring in [`anti_entropy`].
+//! It is one module because every operation here is a change of the same local state plus
+//! its catalog sync; splitting them would scatter that one rule.
 
 pub mod anti_entropy;
 pub mod definition;

@@ -4,6 +4,8 @@
 //!
 //! Every task carries the generation of the check it was started for and only updates a check
 //! of that generation, so a re-registered check is never touched by its predecessor's runner.
+//! The HTTP and TCP probes sit here beside the loop (only scripts, which need process-group
+//! handling, have a module of their own).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -121,10 +123,17 @@ async fn interval_loop(
     let max_output = def.output_max_size.map_or(dc.config.output_max_size, |m| {
         m.min(dc.config.output_max_size)
     });
+    // On a real host a check reaches its agent at the client default, 127.0.0.1:8500; a
+    // stand-in agent listens elsewhere, so its checks are told where.
+    let env: Vec<(String, String)> = dc.agents[agent_i]
+        .http_addr
+        .get()
+        .map(|a| vec![("CONSUL_HTTP_ADDR".to_string(), a.to_string())])
+        .unwrap_or_default();
     tokio::time::sleep(first_delay(&dc, interval)).await;
     loop {
         let started = SystemTime::now();
-        let result = run_once(&def.kind, timeout, max_output).await;
+        let result = run_once(&def.kind, timeout, max_output, &env).await;
         let run = CheckRun {
             started_ms: unix_ms(started),
             finished_ms: unix_ms(SystemTime::now()),
@@ -139,10 +148,15 @@ async fn interval_loop(
     }
 }
 
-async fn run_once(kind: &CheckKind, timeout: Duration, max_output: usize) -> RunResult {
+async fn run_once(
+    kind: &CheckKind,
+    timeout: Duration,
+    max_output: usize,
+    env: &[(String, String)],
+) -> RunResult {
     match kind {
         CheckKind::Script { args } => {
-            let r = script::run(args, timeout, max_output).await;
+            let r = script::run(args, timeout, max_output, env).await;
             RunResult {
                 status: r.status,
                 output: r.output,

@@ -68,8 +68,14 @@ fn failed(output: String) -> ScriptResult {
     }
 }
 
-/// Runs `args` with `timeout`, keeping at most `max_output` bytes of output.
-pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> ScriptResult {
+/// Runs `args` with `timeout`, keeping at most `max_output` bytes of output; `env` is added
+/// to the inherited environment.
+pub async fn run(
+    args: &[String],
+    timeout: Duration,
+    max_output: usize,
+    env: &[(String, String)],
+) -> ScriptResult {
     let Some((program, rest)) = args.split_first() else {
         return failed("no command given".into());
     };
@@ -84,6 +90,7 @@ pub async fn run(args: &[String], timeout: Duration, max_output: usize) -> Scrip
     };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(rest)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer_err)
@@ -177,11 +184,11 @@ mod tests {
     #[tokio::test]
     async fn exit_codes_map_to_statuses() {
         let t = Duration::from_secs(10);
-        assert_eq!(run(&sh("echo ok"), t, 4096).await.status, PASSING);
-        assert_eq!(run(&sh("exit 1"), t, 4096).await.status, WARNING);
-        assert_eq!(run(&sh("exit 3"), t, 4096).await.status, CRITICAL);
-        assert_eq!(run(&sh("kill -9 $$"), t, 4096).await.status, CRITICAL);
-        let r = run(&sh("echo out; echo err >&2"), t, 4096).await;
+        assert_eq!(run(&sh("echo ok"), t, 4096, &[]).await.status, PASSING);
+        assert_eq!(run(&sh("exit 1"), t, 4096, &[]).await.status, WARNING);
+        assert_eq!(run(&sh("exit 3"), t, 4096, &[]).await.status, CRITICAL);
+        assert_eq!(run(&sh("kill -9 $$"), t, 4096, &[]).await.status, CRITICAL);
+        let r = run(&sh("echo out; echo err >&2"), t, 4096, &[]).await;
         assert_eq!(r.output, "out\nerr\n");
     }
 
@@ -191,6 +198,7 @@ mod tests {
             &sh("head -c 5000 /dev/zero | tr '\\0' a; printf END"),
             Duration::from_secs(10),
             4096,
+            &[],
         )
         .await;
         assert!(
@@ -202,11 +210,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn env_is_added() {
+        let env = [("STANDIN_TEST_VAR".to_string(), "x1".to_string())];
+        let r = run(
+            &sh("echo $STANDIN_TEST_VAR"),
+            Duration::from_secs(5),
+            4096,
+            &env,
+        )
+        .await;
+        assert_eq!(r.output, "x1\n");
+    }
+
+    #[tokio::test]
     async fn missing_program_is_critical() {
         let r = run(
             &["/nonexistent/check".to_string()],
             Duration::from_secs(1),
             4096,
+            &[],
         )
         .await;
         assert_eq!(r.status, CRITICAL);
@@ -219,6 +241,7 @@ mod tests {
             &sh("echo started; sleep 30"),
             Duration::from_millis(300),
             4096,
+            &[],
         )
         .await;
         assert!(r.timed_out);

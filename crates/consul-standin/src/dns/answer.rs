@@ -1,7 +1,8 @@
 //! Answering one DNS question from the catalog, the way Consul's ≤1.18 DNS server does (§8 of
 //! the reference): name parsing (`.node`, `.service`, RFC 2782, `.addr`, optional datacenter),
 //! health filtering, shuffling, SRV targets and their additional records, negative answers
-//! with the SOA. Size limits are applied afterwards, by the transport.
+//! with the SOA. Size limits are applied afterwards, by the transport. Parsing and answering
+//! stay together because Consul's parser decides the lookup kind from the query type.
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};

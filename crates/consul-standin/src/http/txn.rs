@@ -2,6 +2,8 @@
 //! reference). The operations run against copies of the KV store and catalog, which replace
 //! the real ones only if every operation succeeded; otherwise the answer is 409 with one
 //! `Errors` entry per failed operation, as Consul's dispatcher (which keeps going) reports.
+//! Parsing, permissions and the four operation kinds are one module because they are one
+//! endpoint; its length is mostly Consul's per-verb error texts.
 
 use axum::http::StatusCode;
 use base64::Engine as _;

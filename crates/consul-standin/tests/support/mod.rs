@@ -260,7 +260,10 @@ impl Target {
         self.put_json("/v1/agent/service/register", body)
     }
 
-    /// Registers a check on the agent; removed at the end.
+    /// Registers a check on the agent; removed at the end. Against a real agent shared by
+    /// parallel tests a node-level check (critical until it first runs) would take every
+    /// service on the node out of health and DNS, so there the check is attached to a
+    /// service of this test's own.
     pub fn agent_check_register(&self, body: &Value) -> Resp {
         let id = body["ID"]
             .as_str()
@@ -269,7 +272,13 @@ impl Target {
             .unwrap_or_default()
             .to_string();
         self.cleanup.lock().unwrap().push(Cleanup::AgentCheck(id));
-        self.put_json("/v1/agent/check/register", body)
+        let mut body = body.clone();
+        if self.is_real() && body.get("ServiceID").is_none() {
+            let owner = self.name("check-owner");
+            self.agent_register(&json!({"ID": owner, "Name": owner, "Port": 1}));
+            body["ServiceID"] = json!(owner);
+        }
+        self.put_json("/v1/agent/check/register", &body)
     }
 
     /// Marks a KV prefix for removal at the end.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::addr::HostPort;
 use crate::redis::{ConnectOptions, RedisAuth};
+use crate::roles::RoleTags;
 use crate::settings::optional_duration;
 
 /// The table name in the config file.
@@ -74,8 +75,12 @@ pub struct Layer {
     /// `failover-timeout` [default: what the fixed sentinels use].
     #[serde(with = "optional_duration")]
     pub failover_timeout: Option<Duration>,
-    /// The Consul service whose master/replica tags follow the roles.
+    /// The Consul service whose master/replica tags follow the roles; unset: tags are left alone.
     pub service: Option<String>,
+    /// The tag that marks the master [default: master].
+    pub master_tag: Option<String>,
+    /// The tag that marks a replica [default: replica].
+    pub replica_tag: Option<String>,
     /// The file lock that serialises runs on this host.
     pub lock_file: Option<PathBuf>,
     /// The pause between two `SENTINEL RESET`s of `reconcile --reset`.
@@ -132,6 +137,9 @@ pub struct Settings {
     pub down_after: Option<Duration>,
     pub failover_timeout: Option<Duration>,
     pub service: Option<String>,
+    pub role_tags: RoleTags,
+    /// The Consul agent (same syntax as `CONSUL_HTTP_ADDR`); `None`: the environment's or the default.
+    pub consul_addr: Option<String>,
     pub lock_file: PathBuf,
     pub reset_wait: Duration,
     pub replica_wait: Duration,
@@ -161,6 +169,8 @@ impl Layer {
             down_after: self.down_after.or(lower.down_after),
             failover_timeout: self.failover_timeout.or(lower.failover_timeout),
             service: self.service.or(lower.service),
+            master_tag: self.master_tag.or(lower.master_tag),
+            replica_tag: self.replica_tag.or(lower.replica_tag),
             lock_file: self.lock_file.or(lower.lock_file),
             reset_wait: self.reset_wait.or(lower.reset_wait),
             replica_wait: self.replica_wait.or(lower.replica_wait),
@@ -169,7 +179,7 @@ impl Layer {
     }
 
     /// Checks the merged layer and fills the defaults.
-    pub fn resolve(self, auth: RedisAuth) -> Result<Settings, SettingsError> {
+    pub fn resolve(self, auth: RedisAuth, consul_addr: Option<String>) -> Result<Settings, SettingsError> {
         fn need<T>(v: Option<T>, key: &'static str, env: &'static str) -> Result<T, SettingsError> {
             v.ok_or(SettingsError::Missing { key, env })
         }
@@ -210,6 +220,11 @@ impl Layer {
                 return Err(SettingsError::Invalid { key: "redis/sentinel/floating", message: format!("{b} is given twice") });
             }
         }
+        for (key, tag) in [("master_tag", &self.master_tag), ("replica_tag", &self.replica_tag)] {
+            if tag.as_ref().is_some_and(|t| t.is_empty()) {
+                return Err(SettingsError::Invalid { key, message: "must not be empty".into() });
+            }
+        }
         if self.quorum == Some(0) {
             return Err(SettingsError::Invalid { key: "quorum", message: "must be at least 1".into() });
         }
@@ -228,6 +243,11 @@ impl Layer {
             down_after: self.down_after,
             failover_timeout: self.failover_timeout,
             service: self.service,
+            role_tags: RoleTags {
+                master: self.master_tag.unwrap_or_else(|| RoleTags::default().master),
+                replica: self.replica_tag.unwrap_or_else(|| RoleTags::default().replica),
+            },
+            consul_addr,
             lock_file: self.lock_file.unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_FILE)),
             reset_wait: self.reset_wait.unwrap_or(DEFAULT_RESET_WAIT),
             replica_wait: self.replica_wait.unwrap_or(DEFAULT_REPLICA_WAIT),
@@ -275,7 +295,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_full_layer_resolves_with_defaults() {
-        let s = full().resolve(RedisAuth::default()).unwrap();
+        let s = full().resolve(RedisAuth::default(), None).unwrap();
         assert_eq!(s.here.floating.to_string(), "10.0.0.11:26380");
         assert_eq!(s.lock_file, PathBuf::from(DEFAULT_LOCK_FILE));
         assert_eq!((s.reset_wait, s.replica_wait, s.timeout), (DEFAULT_RESET_WAIT, DEFAULT_REPLICA_WAIT, DEFAULT_TIMEOUT));
@@ -293,23 +313,23 @@ pub(crate) mod tests {
 
     #[test]
     fn a_missing_setting_names_the_key_and_the_variable() {
-        let e = Layer { floating_myid: None, ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { floating_myid: None, ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert_eq!(e.to_string(), "missing setting floating_myid (set SENGU_FLOATING_MYID or floating_myid in [sentinel-rebalance])");
-        let e = Layer { floating_start: None, ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { floating_start: None, ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert!(e.to_string().contains("floating_start in [sentinel-rebalance] as an array"), "{e}");
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let e = Layer { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert!(e.to_string().contains("not 40 hex characters"), "{e}");
-        let e = Layer { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert!(e.to_string().contains("floating_start: the command is empty"), "{e}");
-        let e = Layer { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert!(e.to_string().contains("10.0.0.11:26380 is given twice"), "{e}");
-        let e = Layer { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert!(e.to_string().contains("not an absolute path"), "{e}");
-        let e = Layer { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default()).unwrap_err();
+        let e = Layer { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
         assert!(matches!(e, SettingsError::Invalid { key: "master_name", .. }));
     }
 

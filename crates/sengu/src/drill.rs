@@ -1,0 +1,150 @@
+//! `sengu-drill`: switch the active side on purpose, in normal times, and measure what the
+//! applications felt — the idea sengu is named after. A drill checks that a switch is safe,
+//! switches while probes write and read through the DNS name like an application, and reports
+//! a timeline, the figures (write-unavailable window, DNS convergence, acknowledged writes
+//! lost, two masters in DNS) and whether every invariant held. Each report is kept in Consul
+//! KV, so the history of drills shows whether failover still works and what it costs.
+//!
+//! - [`redis`]: a planned switchover through Sentinel, done so that no acknowledged write is
+//!   lost and DNS follows within milliseconds of the promotion;
+//! - [`mysql`]: any switchover command (mysqlrpladmin, a MariaDB script) with the same probes;
+//! - [`probe`]: the writer, reader and DNS sampler both share;
+//! - [`timeline`], [`report`]: the clock, the report and its renderings;
+//! - [`history`]: storing and listing reports in Consul KV;
+//! - [`settings`]: the `[drill]` table and the flags both drills share.
+
+pub mod history;
+pub mod mysql;
+pub mod probe;
+pub mod redis;
+pub mod report;
+pub mod settings;
+pub mod timeline;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::addr::HostPort;
+use crate::consul::Client;
+
+pub use self::mysql::MysqlDrill;
+pub use self::redis::RedisDrill;
+pub use report::{DrillKind, Figures, Invariant, PreCheck, Report, Round, RoundOutcome};
+
+use probe::{describe_answer, Observed};
+use timeline::{round_ms, Clock, Timeline};
+
+/// How long each part of a switch may take before the drill gives up or reports it late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// For the replicas to reach the paused master's offset (Redis).
+    pub catch_up: Duration,
+    /// For each step of the switch: the promotion, the demotion and publishing (Redis), or
+    /// the whole switchover command (MySQL).
+    pub step: Duration,
+    /// For everything to converge afterwards, and between rounds for the pre-checks to pass.
+    pub settle: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines { catch_up: Duration::from_secs(2), step: Duration::from_secs(5), settle: Duration::from_secs(15) }
+    }
+}
+
+/// Runs a Redis drill and stores its report in Consul KV (unless `keep` is false).
+pub fn run_redis(d: &RedisDrill, consul: &Client, keep: bool) -> Report {
+    finish(redis::run(d, consul), consul, keep)
+}
+
+/// Runs a MySQL drill and stores its report in Consul KV (unless `keep` is false).
+pub fn run_mysql(d: &MysqlDrill, consul: &Client, keep: bool) -> Report {
+    finish(mysql::run(d, consul), consul, keep)
+}
+
+/// A drill that refused to start changed nothing, so it leaves no history either.
+fn finish(mut report: Report, consul: &Client, keep: bool) -> Report {
+    if keep && !report.refused {
+        match history::store(consul, &report) {
+            Ok(key) => report.history_key = Some(key),
+            Err(e) => report.history_error = Some(e.to_string()),
+        }
+    }
+    report
+}
+
+/// RFC 3339 in UTC with milliseconds, as every time in a report is written.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// The figures of a round from what the probes saw, marking the writes and DNS changes that
+/// matter on the timeline. `old` is the master before the switch, `new` the one after (if
+/// any); `stored` the sequence numbers found where every acknowledged write should be.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn figures_from(
+    observed: &Observed,
+    clock: &Clock,
+    old: &HostPort,
+    new: Option<&HostPort>,
+    new_ip: Option<IpAddr>,
+    end: Instant,
+    stored: Option<&BTreeSet<u64>>,
+    timeline: &Timeline,
+) -> Figures {
+    let zero = clock.zero();
+    let first_new = new.and_then(|n| observed.first_ack_by(n, zero));
+    let last_old = observed.last_ack_by(old, first_new.unwrap_or(end));
+    if let Some(at) = last_old {
+        timeline.mark_at(at, "last write acknowledged by the old master", old.to_string());
+    }
+    if let (Some(at), Some(n)) = (first_new, new) {
+        timeline.mark_at(at, "first write acknowledged by the new master", n.to_string());
+    }
+    for (at, answer) in observed.dns_changes(zero, 8) {
+        timeline.mark_at(at, "DNS answers", answer);
+    }
+    let dns_at = new_ip.and_then(|ip| observed.dns_first_only(ip, zero));
+    let (multi, samples) = observed.dns_multi();
+    let acked = observed.acked();
+    let lost = stored.map_or(0, |s| acked.difference(s).count());
+    Figures {
+        write_unavailable_ms: first_new.zip(last_old).map(|(f, l)| round_ms(clock.ms_at(f) - clock.ms_at(l))),
+        read_unavailable_ms: observed.longest_read_gap(end).map(|g| round_ms(g.as_secs_f64() * 1000.0)),
+        dns_convergence_ms: dns_at.map(|at| round_ms(clock.ms_at(at))),
+        dns_after_sentinels_ms: None,
+        writes_acknowledged: acked.len() as u64,
+        writes_lost: lost as u64,
+        two_masters_in_dns: multi,
+        dns_samples: samples,
+    }
+}
+
+/// "No acknowledged write lost": every acknowledged sequence number is on `holder`.
+pub(crate) fn lost_invariant(observed: &Observed, holder: &HostPort, stored: &Result<BTreeSet<u64>, String>) -> Invariant {
+    const NAME: &str = "no acknowledged write lost";
+    let acked = observed.acked();
+    match stored {
+        Err(e) => Invariant::new(NAME, false, format!("cannot read the probe writes back from {holder}: {e}")),
+        Ok(stored) => {
+            let lost: Vec<String> = acked.difference(stored).take(10).map(ToString::to_string).collect();
+            if lost.is_empty() {
+                Invariant::new(NAME, true, format!("all {} acknowledged writes are on {holder}", acked.len()))
+            } else {
+                let n = acked.difference(stored).count();
+                Invariant::new(NAME, false, format!("{n} acknowledged writes missing on {holder}, e.g. {}", lost.join(", ")))
+            }
+        }
+    }
+}
+
+/// "Never two masters in DNS".
+pub(crate) fn dns_invariant(observed: &Observed) -> Invariant {
+    let (multi, samples) = observed.dns_multi();
+    let detail = match observed.dns.lock().ok().and_then(|d| d.iter().find(|(_, a)| matches!(a, Ok(ips) if ips.len() > 1)).map(|(_, a)| a.clone())) {
+        Some(answer) => format!("{multi} of {samples} answers named several, e.g. {}", describe_answer(&answer)),
+        None => format!("{samples} answers sampled"),
+    };
+    Invariant::new("never two masters in DNS", multi == 0, detail)
+}

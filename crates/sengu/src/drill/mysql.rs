@@ -1,0 +1,306 @@
+//! The MySQL drill: runs a switchover command the operator already trusts (mysqlrpladmin
+//! switchover, or a script for MariaDB) while the same probes as the Redis drill write and
+//! read through the DNS name, then reports the same figures. The drill does not switch
+//! anything itself; it measures what the command and the hooks it calls cost clients.
+//!
+//! The writer `INSERT`s one row per probe interval into a probe table (created if missing)
+//! with the drill's id and a sequence number, as the probe user (an application account, not
+//! one that bypasses `read_only`). Afterwards every acknowledged row must be on the new master.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ::mysql::prelude::Queryable;
+use ::mysql::{Conn, OptsBuilder};
+
+use super::probe::{with_probes, Cadence, NameLookup, Observed, Ports, Store};
+use super::report::{DrillKind, Invariant, PreCheck, Report, Round, RoundOutcome};
+use super::timeline::{Clock, Timeline};
+use super::{dns_invariant, figures_from, lost_invariant, rfc3339, Deadlines};
+use crate::addr::HostPort;
+use crate::consul::Client;
+use crate::mysql::{Credentials, Timeouts};
+
+/// Everything a MySQL drill needs.
+#[derive(Debug, Clone)]
+pub struct MysqlDrill {
+    /// The switchover command: program and arguments, run without a shell.
+    pub switchover: Vec<OsString>,
+    /// The service or node name, for the report and the history key.
+    pub label: String,
+    pub dns_name: String,
+    pub dns_server: Option<SocketAddr>,
+    pub ports: Ports,
+    /// The probe user.
+    pub credentials: Credentials,
+    /// `database.table`, validated.
+    pub table: String,
+    pub cadence: Cadence,
+    pub probe_timeout: Duration,
+    /// Timeouts of the drill's own statements (table setup, reading back).
+    pub timeouts: Timeouts,
+    /// `step`: the switchover command's longest run; `settle`: convergence afterwards.
+    pub deadlines: Deadlines,
+}
+
+const WARM_UP: Duration = Duration::from_millis(300);
+const COOL_DOWN: Duration = Duration::from_millis(200);
+/// Most bytes of the command's output kept for the report.
+const OUTPUT_TAIL: usize = 1500;
+
+/// The probes' view of MySQL: one row per write.
+struct MysqlStore {
+    table: String,
+    drill: String,
+    credentials: Credentials,
+    probe: Timeouts,
+    admin: Timeouts,
+}
+
+fn connect(at: &HostPort, creds: &Credentials, t: Timeouts) -> Result<Conn, String> {
+    let opts = OptsBuilder::new()
+        .ip_or_hostname(Some(at.host.clone()))
+        .tcp_port(at.port)
+        .user(Some(creds.user.clone()))
+        .pass(creds.password.as_ref().map(|p| p.expose().to_string()))
+        .prefer_socket(false)
+        .tcp_connect_timeout(Some(t.connect))
+        .read_timeout(Some(t.read))
+        .write_timeout(Some(t.write))
+        .max_allowed_packet(Some(16 * 1024 * 1024));
+    Conn::new(opts).map_err(|e| format!("mysql {at}: {e}"))
+}
+
+impl Store for MysqlStore {
+    type Conn = (Conn, HostPort);
+
+    fn connect(&self, at: &HostPort) -> Result<Self::Conn, String> {
+        connect(at, &self.credentials, self.probe).map(|c| (c, at.clone()))
+    }
+
+    fn write(&self, (conn, at): &mut Self::Conn, seq: u64) -> Result<(), String> {
+        let sql = format!("INSERT INTO {} (drill, seq) VALUES (?, ?)", self.table);
+        conn.exec_drop(sql, (&self.drill, seq)).map_err(|e| format!("mysql {at}: {e}"))
+    }
+
+    fn read(&self, (conn, at): &mut Self::Conn) -> Result<(), String> {
+        let sql = format!("SELECT MAX(seq) FROM {} WHERE drill = ?", self.table);
+        conn.exec_first::<Option<u64>, _, _>(sql, (&self.drill,)).map(|_| ()).map_err(|e| format!("mysql {at}: {e}"))
+    }
+
+    fn stored(&self, at: &HostPort) -> Result<BTreeSet<u64>, String> {
+        let mut conn = connect(at, &self.credentials, self.admin)?;
+        let sql = format!("SELECT seq FROM {} WHERE drill = ?", self.table);
+        conn.exec::<u64, _, _>(sql, (&self.drill,)).map(|v| v.into_iter().collect()).map_err(|e| format!("mysql {at}: {e}"))
+    }
+}
+
+/// Runs the drill: pre-checks, then the command with probes around it.
+pub fn run(d: &MysqlDrill, _consul: &Client) -> Report {
+    let now = SystemTime::now();
+    let mut report = Report::new(DrillKind::Mysql, &d.label, rfc3339(now));
+    let lookup = NameLookup::new(&d.dns_name, d.dns_server, d.probe_timeout.max(Duration::from_millis(200)));
+    let id = format!("{}-{}", d.label, now.duration_since(UNIX_EPOCH).map_or(0, |t| t.as_millis()));
+    let store = MysqlStore { table: d.table.clone(), drill: id, credentials: d.credentials.clone(), probe: Timeouts::all(d.probe_timeout), admin: d.timeouts };
+    let (checks, master) = precheck(d, &lookup, &store);
+    report.prechecks = checks;
+    let Some(master) = master else {
+        report.refused = true;
+        report.finish();
+        return report;
+    };
+    let round = run_round(d, &lookup, &store, &master);
+    let holder = round.to.as_deref().and_then(|t| t.parse::<HostPort>().ok()).unwrap_or(master);
+    if let Ok(mut c) = connect(&holder, &d.credentials, d.timeouts) {
+        let _ = c.exec_drop(format!("DELETE FROM {} WHERE drill = ?", d.table), (&store.drill,));
+    }
+    report.rounds.push(round);
+    report.finish();
+    report
+}
+
+/// DNS names one address with a known port, and the probe user can write there.
+fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore) -> (Vec<PreCheck>, Option<HostPort>) {
+    let mut checks = Vec::new();
+    let answer = lookup.addresses();
+    let master = match answer.as_deref() {
+        Ok([ip]) => match d.ports.endpoint(*ip) {
+            Some(at) => {
+                checks.push(PreCheck::ok("dns", format!("{} names {ip} only", lookup.name)));
+                at
+            }
+            None => {
+                checks.push(PreCheck::failed("dns", format!("{} names {ip}, whose port is unknown (add --server)", lookup.name)));
+                return (checks, None);
+            }
+        },
+        _ => {
+            checks.push(PreCheck::failed("dns", format!("{} names {}, not exactly one master", lookup.name, super::probe::describe_answer(&answer))));
+            return (checks, None);
+        }
+    };
+    let (db, _) = d.table.split_once('.').unwrap_or((&d.table, ""));
+    let setup = connect(&master, &d.credentials, d.timeouts).and_then(|mut c| {
+        let ddl = [
+            format!("CREATE DATABASE IF NOT EXISTS {db}"),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (drill VARCHAR(64) NOT NULL, seq BIGINT UNSIGNED NOT NULL, \
+                 at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (drill, seq)) ENGINE=InnoDB",
+                d.table
+            ),
+        ];
+        for sql in ddl {
+            c.query_drop(&sql).map_err(|e| format!("mysql {master}: {e}"))?;
+        }
+        Ok((c, master.clone()))
+    });
+    match setup.and_then(|mut c| store.write(&mut c, 0)) {
+        Ok(()) => checks.push(PreCheck::ok("writable", format!("user {:?} can write to {} on {master}", d.credentials.user, d.table))),
+        Err(e) => checks.push(PreCheck::failed("writable", e)),
+    }
+    let ok = checks.iter().all(|c| c.ok);
+    (checks, ok.then_some(master))
+}
+
+fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &HostPort) -> Round {
+    let timeline = Timeline::new();
+    let observed = Observed::new();
+    let old_ip = old.ip();
+    let (clock, outcome) = with_probes(store, lookup, &d.ports, d.cadence, &observed, 1, || {
+        timeline.mark("probes started", format!("writing and reading through {}", lookup.name));
+        std::thread::sleep(WARM_UP);
+        let clock = Clock::start();
+        let outcome = run_command(d, &timeline);
+        let new = wait_new_master(d, old_ip, clock.zero(), &observed);
+        (clock, (outcome, new))
+    });
+    let end = Instant::now();
+    let (command, new) = outcome;
+    let new_ip = new.as_ref().and_then(HostPort::ip);
+    let holder = new.clone().unwrap_or_else(|| old.clone());
+    let stored = store.stored(&holder);
+    let figures = figures_from(&observed, &clock, old, new.as_ref(), new_ip, end, stored.as_ref().ok(), &timeline);
+    let mut invariants = vec![lost_invariant(&observed, &holder, &stored), dns_invariant(&observed)];
+    invariants.push(Invariant::new("the switchover command succeeded", command.ok, command.status.clone()));
+    invariants.push(Invariant::new(
+        "DNS names a new master",
+        new.is_some(),
+        new.as_ref().map_or_else(|| format!("{} did not name another single server within the settle time", lookup.name), ToString::to_string),
+    ));
+    let resumed = new.as_ref().and_then(|n| observed.first_ack_by(n, clock.zero()));
+    invariants.push(Invariant::new("writes resumed on the new master", resumed.is_some(), ""));
+    let mut notes = command.notes;
+    let failures = observed.write_failures.lock().map(|f| f.describe()).unwrap_or_default();
+    if !failures.is_empty() {
+        notes.push(format!("probe write failures: {failures}"));
+    }
+    let mut round = Round {
+        round: 1,
+        from: old.to_string(),
+        to: new.map(|n| n.to_string()),
+        started_at: rfc3339(clock.wall()),
+        outcome: if command.timed_out { RoundOutcome::Aborted } else { RoundOutcome::Passed },
+        timeline: timeline.events(&clock),
+        figures,
+        invariants,
+        notes,
+    };
+    round.settle_outcome();
+    round
+}
+
+/// How the switchover command ended.
+struct CommandOutcome {
+    ok: bool,
+    timed_out: bool,
+    status: String,
+    notes: Vec<String>,
+}
+
+/// Runs the command (no shell), waiting at most the step deadline; its output goes to the
+/// report's notes, cut to the last lines.
+fn run_command(d: &MysqlDrill, timeline: &Timeline) -> CommandOutcome {
+    let fail = |status: String| CommandOutcome { ok: false, timed_out: false, status, notes: Vec::new() };
+    let Some((program, args)) = d.switchover.split_first() else { return fail("no switchover command given".to_string()) };
+    let shown = d.switchover.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    let spawned = Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
+    timeline.mark("switchover command started", shown.clone());
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot run {shown:?}: {e}")),
+    };
+    // Drained in threads, so a chatty command cannot block on a full pipe.
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+    let deadline = Instant::now() + d.deadlines.step;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            Ok(None) | Err(_) => break None,
+        }
+    };
+    let timed_out = status.is_none();
+    if timed_out {
+        kill(&mut child);
+    }
+    let mut output = String::new();
+    for h in [out, err].into_iter().flatten() {
+        output.push_str(&h.join().unwrap_or_default());
+    }
+    let tail: String = output.chars().rev().take(OUTPUT_TAIL).collect::<Vec<_>>().into_iter().rev().collect();
+    let mut notes = Vec::new();
+    if !tail.trim().is_empty() {
+        notes.push(format!("switchover command output: {}", tail.trim()));
+    }
+    match status {
+        Some(s) => {
+            timeline.mark("switchover command finished", s.to_string());
+            CommandOutcome { ok: s.success(), timed_out: false, status: s.to_string(), notes }
+        }
+        None => {
+            let why = format!("killed after {}", humantime::format_duration(d.deadlines.step));
+            timeline.mark("switchover command killed", why.clone());
+            notes.push(format!("the switchover command ran past its deadline and was {why}; check the servers' roles"));
+            CommandOutcome { ok: false, timed_out, status: why, notes }
+        }
+    }
+}
+
+fn drain(pipe: Option<impl Read + Send + 'static>) -> Option<std::thread::JoinHandle<String>> {
+    let mut pipe = pipe?;
+    Some(std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }))
+}
+
+fn kill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits until DNS names one address other than the old master's and a write there was
+/// acknowledged (then a little longer); returns that server.
+fn wait_new_master(d: &MysqlDrill, old_ip: Option<IpAddr>, zero: Instant, observed: &Observed) -> Option<HostPort> {
+    let deadline = Instant::now() + d.deadlines.settle;
+    loop {
+        let named = match observed.dns_latest() {
+            Some(Ok(ips)) if ips.len() == 1 && Some(ips[0]) != old_ip => d.ports.endpoint(ips[0]),
+            _ => None,
+        };
+        if let Some(new) = named {
+            if observed.first_ack_by(&new, zero).is_some_and(|at| at.elapsed() >= COOL_DOWN) || Instant::now() >= deadline {
+                return Some(new);
+            }
+        } else if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,392 @@
+//! The drill's settings: the flag groups of `sengu-drill redis` and `sengu-drill mysql`, the
+//! `[drill]` config table, and their merge into a ready [`RedisDrill`] or [`MysqlDrill`]
+//! (flag > environment > file > default). The groups live here rather than in the binary
+//! because the merge needs them and the merge is what unit tests reach.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::mysql::MysqlDrill;
+use super::probe::{Cadence, Ports};
+use super::redis::RedisDrill;
+use super::Deadlines;
+use crate::addr::HostPort;
+use crate::consul::{self, Client, ClientConfig};
+use crate::mysql::{Credentials, OptionFileError, Timeouts};
+use crate::mysql_hooks::settings::MysqlFileSettings;
+use crate::redis::ConnectOptions;
+use crate::roles::RoleTags;
+use crate::settings::{self, optional_duration, parse_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
+
+pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(10);
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(250);
+/// The DNS sampler's interval: a few milliseconds, so a two-master answer cannot slip through.
+pub const DNS_SAMPLE_INTERVAL: Duration = Duration::from_millis(5);
+pub const DEFAULT_SWITCHOVER_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_TABLE: &str = "sengu_drill.probes";
+pub const DEFAULT_DOMAIN: &str = "consul";
+pub const DEFAULT_MYSQL_PORT: u16 = 3306;
+
+/// The `[drill]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileSettings {
+    #[serde(with = "optional_duration")]
+    pub probe_interval: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub probe_timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub catch_up_timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub step_timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub settle_timeout: Option<Duration>,
+    #[serde(with = "optional_duration")]
+    pub switchover_timeout: Option<Duration>,
+    /// `IP:PORT` of the DNS server applications use (Consul's).
+    pub dns_server: Option<String>,
+    pub datacenter: Option<String>,
+    pub domain: Option<String>,
+    /// Store each report in Consul KV (default true).
+    pub history: Option<bool>,
+    /// The MySQL probe table, `database.table`.
+    pub table: Option<String>,
+}
+
+/// Flags both drills take.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ProbeArgs {
+    /// DNS server applications use, e.g. Consul's 127.0.0.1:8600 (also [drill] dns_server) [default: the system resolver]
+    #[arg(long, env = "SENGU_DNS_SERVER", value_name = "IP:PORT")]
+    pub dns_server: Option<HostPort>,
+    /// The name the probes resolve, instead of the one built from the service or node
+    #[arg(long, env = "SENGU_DNS_NAME", value_name = "NAME")]
+    pub dns_name: Option<String>,
+    /// Consul datacenter in the DNS name (also [drill] datacenter) [default: none, the agent's]
+    #[arg(long, env = "SENGU_DATACENTER", value_name = "DC")]
+    pub datacenter: Option<String>,
+    /// Consul DNS domain (also [drill] domain) [default: consul]
+    #[arg(long, env = "SENGU_DOMAIN", value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// How often the probes write and read (also [drill] probe_interval) [default: 10ms]
+    #[arg(long, env = "SENGU_PROBE_INTERVAL", value_name = "DURATION", value_parser = parse_timeout)]
+    pub probe_interval: Option<Duration>,
+    /// Timeout of each probe's connect and command (also [drill] probe_timeout) [default: 250ms]
+    #[arg(long, env = "SENGU_PROBE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub probe_timeout: Option<Duration>,
+    /// Longest wait for things to settle after a switch, and for the pre-checks before the next round (also [drill] settle_timeout) [default: 15s]
+    #[arg(long, env = "SENGU_SETTLE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub settle_timeout: Option<Duration>,
+    /// Do not store the report in Consul KV (also [drill] history = false)
+    #[arg(long, env = "SENGU_NO_HISTORY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_history: bool,
+}
+
+/// Flags of `sengu-drill redis`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RedisArgs {
+    /// A sentinel; repeat for each (env: comma-separated)
+    #[arg(long = "sentinel", env = "SENGU_SENTINELS", value_delimiter = ',', value_name = "HOST:PORT", required = true)]
+    pub sentinels: Vec<HostPort>,
+    /// The master name the sentinels monitor [default: the service name]
+    #[arg(long, env = "SENGU_SENTINEL_MASTER", value_name = "NAME")]
+    pub sentinel_master: Option<String>,
+    /// The Consul service whose instances carry the master/replica tags
+    #[arg(long, env = "SENGU_SERVICE", value_name = "NAME")]
+    pub service: String,
+    /// How many switches, back and forth [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: Option<u32>,
+    /// Longest wait for the replicas to reach the paused master's offset (also [drill] catch_up_timeout) [default: 2s]
+    #[arg(long, env = "SENGU_CATCH_UP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub catch_up_timeout: Option<Duration>,
+    /// Longest wait for each step: promotion, demotion, publishing (also [drill] step_timeout) [default: 5s]
+    #[arg(long, env = "SENGU_STEP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub step_timeout: Option<Duration>,
+    /// The tag that marks the master [default: master]
+    #[arg(long, env = "SENGU_MASTER_TAG", value_name = "TAG")]
+    pub master_tag: Option<String>,
+    /// The tag that marks a replica [default: replica]
+    #[arg(long, env = "SENGU_REPLICA_TAG", value_name = "TAG")]
+    pub replica_tag: Option<String>,
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+}
+
+/// Flags of `sengu-drill mysql`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["service", "node"]))]
+pub struct MysqlArgs {
+    /// Probe `<NAME>.service.<domain>`: the service the hooks publish on the master
+    #[arg(long, env = "SENGU_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+    /// Probe `<NAME>.node.<domain>`: the catalog node that stands for the master, e.g. foo-db-master
+    #[arg(long, env = "SENGU_MASTER_NODE", value_name = "NAME")]
+    pub node: Option<String>,
+    /// A server taking part, so the probes know its port; repeat for each
+    #[arg(long = "server", value_name = "HOST:PORT")]
+    pub servers: Vec<HostPort>,
+    /// The port of any other address DNS answers [default: 3306]
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// The probe table, created if missing (also [drill] table) [default: sengu_drill.probes]
+    #[arg(long, env = "SENGU_DRILL_TABLE", value_name = "DB.TABLE")]
+    pub table: Option<String>,
+    /// MySQL option file with the probe user's [client] user and password (also [mysql] defaults_file)
+    #[arg(long, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
+    pub mysql_defaults_file: Option<PathBuf>,
+    /// MySQL user of the probes, overriding the option file's (also [mysql] user)
+    #[arg(long, env = "SENGU_MYSQL_USER", value_name = "USER")]
+    pub mysql_user: Option<String>,
+    /// Longest run of the switchover command (also [drill] switchover_timeout) [default: 60s]
+    #[arg(long, env = "SENGU_SWITCHOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    pub switchover_timeout: Option<Duration>,
+    /// The switchover command and its arguments, run without a shell; must come last
+    #[arg(long, value_name = "ARGV", required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
+    pub switchover_cmd: Vec<OsString>,
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+}
+
+/// Settings that cannot be used; the drill exits before touching anything.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Settings(#[from] settings::Error),
+    #[error("{0}")]
+    Consul(#[from] consul::Error),
+    #[error("mysql credentials: {0}")]
+    Credentials(#[from] OptionFileError),
+    #[error("invalid {what} {value:?}: {reason}")]
+    BadValue { what: &'static str, value: String, reason: String },
+}
+
+/// What both drills share, merged.
+#[derive(Debug, Clone)]
+struct Shared {
+    dns_server: Option<SocketAddr>,
+    dns_name: Option<String>,
+    datacenter: Option<String>,
+    domain: String,
+    cadence: Cadence,
+    probe_timeout: Duration,
+    settle: Duration,
+    keep_history: bool,
+}
+
+impl Shared {
+    fn resolve(args: &ProbeArgs, file: &FileSettings) -> Result<Shared, SetupError> {
+        let dns_server = match args.dns_server.clone().map(Ok).or_else(|| file.dns_server.as_deref().map(str::parse)) {
+            None => None,
+            Some(Err(e)) => return Err(bad("dns_server", file.dns_server.clone().unwrap_or_default(), e.to_string())),
+            Some(Ok(hp)) => Some(SocketAddr::new(hp.ip().ok_or_else(|| bad("DNS server", hp.to_string(), "expected IP:PORT"))?, hp.port)),
+        };
+        let domain = args.domain.clone().or_else(|| file.domain.clone()).unwrap_or_else(|| DEFAULT_DOMAIN.to_string());
+        Ok(Shared {
+            dns_server,
+            dns_name: args.dns_name.clone(),
+            datacenter: args.datacenter.clone().or_else(|| file.datacenter.clone()),
+            domain: domain.trim_matches('.').to_string(),
+            cadence: Cadence { probe: args.probe_interval.or(file.probe_interval).unwrap_or(DEFAULT_PROBE_INTERVAL), dns: DNS_SAMPLE_INTERVAL },
+            probe_timeout: args.probe_timeout.or(file.probe_timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT),
+            settle: args.settle_timeout.or(file.settle_timeout).unwrap_or(Deadlines::default().settle),
+            keep_history: !args.no_history && file.history.unwrap_or(true),
+        })
+    }
+
+    /// `<first>.<kind>[.<dc>].<domain>`, unless a name was given.
+    fn name(&self, first: &str, kind: &str) -> String {
+        if let Some(name) = &self.dns_name {
+            return name.clone();
+        }
+        match &self.datacenter {
+            Some(dc) => format!("{first}.{kind}.{dc}.{}", self.domain),
+            None => format!("{first}.{kind}.{}", self.domain),
+        }
+    }
+}
+
+fn bad(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> SetupError {
+    SetupError::BadValue { what, value: value.into(), reason: reason.into() }
+}
+
+/// A ready Redis drill, whether to keep its report, and the Consul client.
+pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(RedisDrill, bool, Client), SetupError> {
+    let file: FileSettings = config.section("drill")?;
+    let shared = Shared::resolve(&args.probes, &file)?;
+    let tags = RoleTags {
+        master: args.master_tag.clone().unwrap_or_else(|| RoleTags::default().master),
+        replica: args.replica_tag.clone().unwrap_or_else(|| RoleTags::default().replica),
+    };
+    let auth: crate::redis::RedisAuth = settings::redis_auth(config)?.into();
+    let opts = ConnectOptions { auth, ..ConnectOptions::default() };
+    let defaults = Deadlines::default();
+    let drill = RedisDrill {
+        sentinels: args.sentinels.clone(),
+        master_name: args.sentinel_master.clone().unwrap_or_else(|| args.service.clone()),
+        service: args.service.clone(),
+        dns_name: shared.name(&format!("{}.{}", tags.master, args.service), "service"),
+        dns_server: shared.dns_server,
+        rounds: args.rounds.unwrap_or(1),
+        cadence: shared.cadence,
+        probe_timeout: shared.probe_timeout,
+        deadlines: Deadlines {
+            catch_up: args.catch_up_timeout.or(file.catch_up_timeout).unwrap_or(defaults.catch_up),
+            step: args.step_timeout.or(file.step_timeout).unwrap_or(defaults.step),
+            settle: shared.settle,
+        },
+        tags,
+        redis: opts.clone(),
+        sentinel: opts,
+    };
+    Ok((drill, shared.keep_history, client(common, consul, config)?))
+}
+
+/// A ready MySQL drill, whether to keep its report, and the Consul client.
+pub fn mysql(args: &MysqlArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(MysqlDrill, bool, Client), SetupError> {
+    let file: FileSettings = config.section("drill")?;
+    let mysql_file: MysqlFileSettings = config.section("mysql")?;
+    let shared = Shared::resolve(&args.probes, &file)?;
+    let (label, dns_name) = match (&args.service, &args.node) {
+        (Some(s), _) => (s.clone(), shared.name(s, "service")),
+        (None, Some(n)) => (n.clone(), shared.name(n, "node")),
+        (None, None) => return Err(bad("target", "", "give --service or --node")),
+    };
+    let table = args.table.clone().or_else(|| file.table.clone()).unwrap_or_else(|| DEFAULT_TABLE.to_string());
+    let valid = table.split_once('.').is_some_and(|(db, t)| [db, t].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')));
+    if !valid {
+        return Err(bad("table", table, "expected DATABASE.TABLE of letters, digits and '_'"));
+    }
+    let mut credentials = Credentials::load(args.mysql_defaults_file.as_deref().or(mysql_file.defaults_file.as_deref()))?;
+    if let Some(user) = args.mysql_user.clone().or(mysql_file.user) {
+        credentials.user = user;
+    }
+    let mut ports = Ports { default: Some(args.port.unwrap_or(DEFAULT_MYSQL_PORT)), ..Ports::default() };
+    for s in &args.servers {
+        let ip = s.ip().ok_or_else(|| bad("server", s.to_string(), "expected an IP address, as DNS answers"))?;
+        ports.by_ip.insert(ip, s.port);
+    }
+    let drill = MysqlDrill {
+        switchover: args.switchover_cmd.clone(),
+        label,
+        dns_name,
+        dns_server: shared.dns_server,
+        ports,
+        credentials,
+        table,
+        cadence: shared.cadence,
+        probe_timeout: shared.probe_timeout,
+        timeouts: Timeouts::all(Duration::from_secs(3)),
+        deadlines: Deadlines {
+            step: args.switchover_timeout.or(file.switchover_timeout).unwrap_or(DEFAULT_SWITCHOVER_TIMEOUT),
+            settle: shared.settle,
+            ..Deadlines::default()
+        },
+    };
+    Ok((drill, shared.keep_history, client(common, consul, config)?))
+}
+
+/// The Consul client: `CONSUL_*`, then `--consul-addr`/`[consul] addr`, bounded by `--timeout`
+/// per request (a drill runs longer than any one request).
+pub fn client(common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<Client, SetupError> {
+    let mut c = ClientConfig::from_env()?;
+    if let Some(addr) = consul.addr(config)? {
+        c = c.with_address(&addr)?;
+    }
+    if let Some(t) = common.timeout {
+        c = c.with_timeout(t);
+    }
+    Ok(Client::new(&c)?)
+}
+
+/// A client whose whole run is bounded, for `history`.
+pub fn bounded_client(common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile, default: Duration) -> Result<Client, SetupError> {
+    let mut client = client(common, consul, config)?;
+    client.set_deadline(Some(Instant::now() + common.timeout.unwrap_or(default)));
+    Ok(client)
+}
+
+/// Parses a duration flag value (re-exported for the binary's own flags).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct R {
+        #[command(flatten)]
+        r: RedisArgs,
+    }
+
+    #[derive(Debug, Parser)]
+    struct M {
+        #[command(flatten)]
+        m: MysqlArgs,
+    }
+
+    fn config(text: &str) -> ConfigFile {
+        ConfigFile::parse("/etc/sengu/sengu.toml".into(), text).unwrap()
+    }
+
+    fn consul() -> ConsulArgs {
+        ConsulArgs { consul_addr: Some("127.0.0.1:8500".into()) }
+    }
+
+    #[test]
+    fn redis_defaults_build_the_master_name_from_tag_and_service() {
+        let cli = R::try_parse_from(["t", "--sentinel", "127.0.0.1:26379", "--service", "redis"]).unwrap();
+        let (d, keep, _) = redis(&cli.r, &CommonArgs::default(), &consul(), &config("")).unwrap();
+        assert_eq!(d.dns_name, "master.redis.service.consul");
+        assert_eq!(d.master_name, "redis");
+        assert_eq!((d.rounds, keep), (1, true));
+        assert_eq!(d.cadence.probe, DEFAULT_PROBE_INTERVAL);
+        assert_eq!(d.deadlines, Deadlines::default());
+        assert_eq!(d.dns_server, None);
+    }
+
+    #[test]
+    fn the_file_fills_in_and_flags_win() {
+        let text = "[drill]\nprobe_interval = \"20ms\"\ncatch_up_timeout = \"1s\"\ndns_server = \"127.0.0.1:8600\"\ndatacenter = \"dc1\"\nhistory = false\n";
+        let cli = R::try_parse_from(["t", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--probe-interval", "5ms", "--master-tag", "primary"]).unwrap();
+        let (d, keep, _) = redis(&cli.r, &CommonArgs::default(), &consul(), &config(text)).unwrap();
+        assert_eq!(d.cadence.probe, Duration::from_millis(5));
+        assert_eq!(d.deadlines.catch_up, Duration::from_secs(1));
+        assert_eq!(d.dns_server, Some("127.0.0.1:8600".parse().unwrap()));
+        assert_eq!(d.dns_name, "primary.redis.service.dc1.consul");
+        assert!(!keep);
+    }
+
+    #[test]
+    fn a_dns_server_must_be_an_address() {
+        let cli = R::try_parse_from(["t", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--dns-server", "dns.example:53"]).unwrap();
+        let e = redis(&cli.r, &CommonArgs::default(), &consul(), &config("")).unwrap_err();
+        assert!(e.to_string().contains("expected IP:PORT"), "{e}");
+    }
+
+    #[test]
+    fn mysql_takes_the_command_last_with_its_own_flags() {
+        let cli = M::try_parse_from(["t", "--node", "foo-db-master", "--server", "127.0.0.21:3307", "--switchover-cmd", "switch", "--new", "x"]).unwrap();
+        assert_eq!(cli.m.switchover_cmd, ["switch", "--new", "x"]);
+        let (d, _, _) = mysql(&cli.m, &CommonArgs::default(), &consul(), &config("")).unwrap();
+        assert_eq!(d.dns_name, "foo-db-master.node.consul");
+        assert_eq!(d.ports.endpoint("127.0.0.21".parse().unwrap()).unwrap().to_string(), "127.0.0.21:3307");
+        assert_eq!(d.ports.endpoint("127.0.0.22".parse().unwrap()).unwrap().to_string(), "127.0.0.22:3306");
+        assert_eq!(d.table, DEFAULT_TABLE);
+        assert!(M::try_parse_from(["t", "--switchover-cmd", "x"]).is_err(), "--service or --node is required");
+    }
+
+    #[test]
+    fn a_bad_table_name_is_refused() {
+        let cli = M::try_parse_from(["t", "--service", "mysql", "--table", "probes; drop", "--switchover-cmd", "x"]).unwrap();
+        let e = mysql(&cli.m, &CommonArgs::default(), &consul(), &config("")).unwrap_err();
+        assert!(e.to_string().starts_with("invalid table"), "{e}");
+    }
+}

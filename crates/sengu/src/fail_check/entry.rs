@@ -1,0 +1,169 @@
+//! Process start-up for `mysql-fail-check`, where every failure exits 0.
+//!
+//! [`crate::entry::run`] turns usage errors, errors and panics into exit 2, which is right for
+//! every other binary. mysqlfailover reads any non-zero exit of `--exec-fail-check` as "fail
+//! over now", so there the same rule would let a typo in the config file, a bad `SENGU_*`
+//! value or a bug fail over a healthy master. Here each of them prints clap's message (usage
+//! errors) on stderr, one `mysql-fail-check: CRITICAL: …` line on stdout, writes that line to
+//! the durable log, and exits 0: the master stays, and the log says why nothing is checked.
+
+use std::any::Any;
+use std::ffi::OsString;
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+
+use super::report::Report;
+use crate::actionlog::{ActionLog, Target};
+use crate::entry::{BodyResult, Failure};
+use crate::settings::ConfigFile;
+
+/// The program name in log lines and messages.
+pub const PROGRAM: &str = "mysql-fail-check";
+
+/// Parses `std::env::args_os()` into `C`, runs `body` and returns its exit code; see the module
+/// doc for what becomes a logged exit 0. `--help` and `--version` exit 0 too.
+pub fn run<C: clap::Parser>(body: impl FnOnce(C) -> BodyResult) -> ExitCode {
+    run_with(std::env::args_os(), body, &mut std::io::stdout(), &mut || ActionLog::open(PROGRAM, &fallback_target()))
+}
+
+/// [`run`] with the arguments, the output and the fallback log given, for tests.
+fn run_with<C: clap::Parser>(
+    args: impl IntoIterator<Item = OsString>,
+    body: impl FnOnce(C) -> BodyResult,
+    out: &mut dyn Write,
+    fallback_log: &mut dyn FnMut() -> ActionLog,
+) -> ExitCode {
+    let problem = match C::try_parse_from(args) {
+        Err(error) if error.exit_code() == 0 => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            let _ = error.print();
+            usage_line(&error)
+        }
+        Ok(cli) => match panic::catch_unwind(AssertUnwindSafe(|| body(cli))) {
+            Ok(Ok(code)) => return code,
+            Ok(Err(failure)) => failure_line(failure),
+            // The default panic hook has already put the location on stderr.
+            Err(payload) => format!("internal error: {} (this is a bug in {PROGRAM})", panic_message(payload.as_ref())),
+        },
+    };
+    let report = Report::Refused { problem };
+    report.log(&mut fallback_log());
+    let _ = writeln!(out, "{}", report.line()).and_then(|()| out.flush());
+    report.exit().into()
+}
+
+/// clap's message up to the usage (which is already on stderr), on one line and without its
+/// `error: ` prefix: `the following required arguments were not provided: <OLD_PORT>`.
+fn usage_line(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let line = message.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
+}
+
+fn failure_line(failure: Failure) -> String {
+    if let Some(usage) = failure.downcast_ref::<clap::Error>() {
+        let _ = usage.print();
+        return usage_line(usage);
+    }
+    let mut text = failure.to_string();
+    let mut source = failure.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // thiserror's `#[error("…: {0}")]` often repeats the source; don't print it twice.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text.replace('\n', " ")
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "panic with a non-text payload"
+    }
+}
+
+/// Where to log when the command line or the config could not be read: the log named by
+/// `SENGU_LOG_FILE`/`SENGU_SYSLOG` (how mysqlfailover's environment passes it), else the
+/// config file's `[log]` table if that file at least parses. Flags are not consulted: they
+/// are what failed to parse.
+fn fallback_target() -> Target {
+    let env_file = std::env::var_os("SENGU_LOG_FILE").filter(|v| !v.is_empty()).map(Into::into);
+    // The words clap's BoolishValueParser takes for true, which `--syslog` uses.
+    let env_syslog = std::env::var("SENGU_SYSLOG").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "y" | "yes" | "t" | "true" | "on" | "1"));
+    let config = std::env::var_os("SENGU_CONFIG").filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let file: crate::actionlog::FileSettings =
+        ConfigFile::discover(config.as_deref()).ok().and_then(|c| c.section("log").ok()).unwrap_or_default();
+    Target { file: env_file.or(file.file), syslog: env_syslog || file.syslog.unwrap_or(false) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "mysql-fail-check")]
+    struct Cli {
+        host: String,
+        port: String,
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: Option<u32>,
+    }
+
+    fn run_capture(list: &[&str], body: impl FnOnce(Cli) -> BodyResult) -> (ExitCode, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("actions.log");
+        let target = Target { file: Some(path.clone()), syslog: false };
+        let args = std::iter::once("mysql-fail-check").chain(list.iter().copied()).map(OsString::from);
+        let mut out = Vec::new();
+        let code = run_with(args, body, &mut out, &mut || ActionLog::open(PROGRAM, &target));
+        (code, String::from_utf8(out).unwrap(), std::fs::read_to_string(&path).unwrap_or_default())
+    }
+
+    #[test]
+    fn the_bodys_exit_code_passes_through() {
+        let (code, out, log) = run_capture(&["h", "1"], |_| Ok(ExitCode::from(2)));
+        assert_eq!((code, out.as_str(), log.as_str()), (ExitCode::from(2), "", ""));
+    }
+
+    #[test]
+    fn usage_errors_exit_zero_with_a_logged_critical_line() {
+        let (_, out, _) = run_capture(&["h"], |_| Ok(ExitCode::from(2)));
+        assert_eq!(out, "mysql-fail-check: CRITICAL: bad input, no failover: the following required arguments were not provided: <PORT>\n");
+        for args in [&["h"][..], &["h", "1", "extra"], &["h", "1", "--runs", "0"]] {
+            let (code, out, log) = run_capture(args, |_| Ok(ExitCode::from(2)));
+            assert_eq!(code, ExitCode::SUCCESS, "{args:?}");
+            assert!(out.starts_with("mysql-fail-check: CRITICAL: bad input, no failover: "), "{out}");
+            assert_eq!(out.lines().count(), 1, "{out}");
+            assert!(log.contains(" action=fail-check decision=no-failover category=BadInput problem="), "{log}");
+        }
+    }
+
+    #[test]
+    fn an_error_or_a_panic_in_the_body_exits_zero() {
+        let (code, out, log) = run_capture(&["h", "1"], |_| Err("cannot read config file /x".into()));
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert_eq!(out, "mysql-fail-check: CRITICAL: bad input, no failover: cannot read config file /x\n");
+        assert!(log.contains("problem=\"cannot read config file /x\""), "{log}");
+        let (code, out, _) = run_capture(&["h", "1"], |_| panic!("boom"));
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(out.contains("internal error: boom (this is a bug in mysql-fail-check)"), "{out}");
+    }
+
+    #[test]
+    fn help_exits_zero_without_a_log_line() {
+        let (code, out, log) = run_capture(&["--help"], |_| Ok(ExitCode::from(2)));
+        assert_eq!((code, out.as_str(), log.as_str()), (ExitCode::SUCCESS, "", ""));
+    }
+}

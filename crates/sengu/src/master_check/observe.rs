@@ -1,0 +1,173 @@
+//! Step 1 of a run: asking the local Redis, the sentinels, DNS and the local Consul agent at
+//! once, each in a thread of its own with timeouts that fit the window, and turning whatever has
+//! not answered when the window closes into a timeout, so a frozen server or a black-holed DNS
+//! query can never push the run past its budget.
+
+use std::net::IpAddr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::{DnsAnswer, Identity, IdentitySource, Mode, Observations, Settings};
+use crate::consul::{self, AgentSelf};
+use crate::dns::{self, DnsError, Family, Source, Transport};
+use crate::redis::{self, ConnectOptions, MasterVotes, RedisConn, ReplicationInfo, ServerKind, ask_sentinels};
+use crate::roles;
+
+/// What was read from Consul, kept for publishing.
+pub(crate) struct ConsulSide {
+    pub client: Result<consul::Client, consul::Error>,
+    /// The service's instances, when publishing.
+    pub instances: Option<Result<Vec<roles::Instance>, consul::Error>>,
+}
+
+/// The observations plus the Consul side for step 3.
+pub(crate) struct Seen {
+    pub observations: Observations,
+    pub consul: ConsulSide,
+}
+
+enum Msg {
+    Local(Result<ReplicationInfo, redis::Error>),
+    Sentinels(MasterVotes),
+    Dns(Result<Vec<IpAddr>, DnsError>),
+    Consul(Option<Result<AgentSelf, consul::Error>>, ConsulSide),
+}
+
+/// How long after the window a thread's answer is still taken: every thread's own timeouts end
+/// within the window, this only absorbs scheduling.
+const GRACE: Duration = Duration::from_millis(25);
+
+/// Asks everything that `settings` calls for and returns by `deadline` (plus [`GRACE`]).
+pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
+    let window = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+    // Connect (and log in) gets half, the command the other half: a frozen server accepts the
+    // TCP connection from the kernel's backlog, so only the command's timeout catches it.
+    let redis_opts = ConnectOptions { connect_timeout: window / 2, io_timeout: window / 2, auth: settings.auth.clone(), ..Default::default() };
+    // Sentinels have no ACL users of their own in the layouts we support: send only the password,
+    // which a sentinel without `requirepass` accepts.
+    let mut sentinel_opts = redis_opts.clone();
+    sentinel_opts.auth.user = None;
+    let dns_source = settings.dns_server.map_or(Source::System, Source::Server);
+    let dns_name = settings.dns_name();
+    let family = if settings.advertise_ip.is_some_and(|ip| ip.is_ipv6()) || settings.redis.ip().is_some_and(|ip| ip.is_ipv6()) {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let need_identity = settings.advertise_ip.is_none();
+    let need_consul = need_identity || settings.publish_tags;
+    let need_dns = settings.mode != Mode::Replica;
+
+    let (tx, rx) = mpsc::channel();
+    let spawn = |job: Box<dyn FnOnce() -> Msg + Send>| {
+        let tx = tx.clone();
+        // A thread that cannot start leaves its observation to the timeout below.
+        let _ = std::thread::Builder::new().spawn(move || {
+            let _ = tx.send(job());
+        });
+    };
+    {
+        let (addr, opts) = (settings.redis.clone(), redis_opts.clone());
+        spawn(Box::new(move || Msg::Local(RedisConn::connect(&addr, &opts).and_then(|mut c| c.info_replication()))));
+    }
+    if !settings.sentinels.is_empty() {
+        let (sentinels, name, opts) = (settings.sentinels.clone(), settings.sentinel_master.clone(), sentinel_opts);
+        spawn(Box::new(move || Msg::Sentinels(ask_sentinels(&sentinels, &name, &opts))));
+    }
+    if need_dns {
+        let (name, source) = (dns_name.clone(), dns_source.clone());
+        // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass.
+        let options = dns::Options { timeout: window.mul_f64(0.75), attempts: 1, transport: Transport::Tcp };
+        spawn(Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options))));
+    }
+    if need_consul {
+        let config = settings.consul.clone().with_timeout(window / 2).with_deadline(deadline);
+        let (service, publish) = (settings.service.clone(), settings.publish_tags);
+        spawn(Box::new(move || {
+            let client = consul::Client::new(&config);
+            let (agent, instances) = match &client {
+                Ok(c) => (need_identity.then(|| c.agent_self()), publish.then(|| roles::read_instances(c, &service))),
+                Err(e) => (need_identity.then(|| Err(e.clone())), publish.then(|| Err(e.clone()))),
+            };
+            Msg::Consul(agent, ConsulSide { client, instances })
+        }));
+    }
+    // The receiver ends once every thread has answered and dropped its sender.
+    drop(tx);
+
+    let mut local = None;
+    let mut votes = None;
+    let mut dns_result = None;
+    let mut consul_msg = None;
+    loop {
+        let left = (deadline + GRACE).saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Msg::Local(r)) => local = Some(r),
+            Ok(Msg::Sentinels(v)) => votes = Some(v),
+            Ok(Msg::Dns(r)) => dns_result = Some(r),
+            Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, side)),
+            // Every thread has answered (all senders gone) or the window closed.
+            Err(_) => break,
+        }
+    }
+
+    let local = local.unwrap_or_else(|| Err(redis::Error::Timeout { kind: ServerKind::Redis, addr: settings.redis.clone(), after: window }));
+    let sentinels = (!settings.sentinels.is_empty()).then(|| {
+        votes.unwrap_or_else(|| {
+            let mut unique: Vec<_> = Vec::new();
+            for s in &settings.sentinels {
+                if !unique.contains(s) {
+                    unique.push(s.clone());
+                }
+            }
+            MasterVotes {
+                name: settings.sentinel_master.clone(),
+                answers: Vec::new(),
+                failures: unique
+                    .into_iter()
+                    .map(|addr| (addr.clone(), redis::Error::Timeout { kind: ServerKind::Sentinel, addr, after: window }))
+                    .collect(),
+            }
+        })
+    });
+    let dns = need_dns.then(|| DnsAnswer {
+        name: dns_name.trim_end_matches('.').to_string(),
+        result: dns_result.unwrap_or_else(|| Err(DnsError::Timeout { name: dns_name.clone(), server: dns_source.clone(), after: window })),
+    });
+    let consul_timeout = |request: &str| consul::Error::Timeout {
+        addr: settings.consul.address.to_string(),
+        request: request.to_string(),
+        after: window,
+    };
+    let (agent, consul) = match consul_msg {
+        Some((agent, side)) => (agent, side),
+        None => (
+            need_identity.then(|| Err(consul_timeout("GET /v1/agent/self"))),
+            ConsulSide {
+                client: Err(consul_timeout("GET /v1/agent/self")),
+                instances: settings.publish_tags.then(|| Err(consul_timeout(&format!("GET /v1/health/service/{}", settings.service)))),
+            },
+        ),
+    };
+    let identity = identity(settings, agent);
+    Seen { observations: Observations { local, identity, sentinels, dns }, consul }
+}
+
+/// `--advertise-ip`, else the agent's node address, else the `--redis` host unless loopback.
+fn identity(settings: &Settings, agent: Option<Result<AgentSelf, consul::Error>>) -> Identity {
+    if let Some(ip) = settings.advertise_ip {
+        return Identity::Known { ip, source: IdentitySource::Flag };
+    }
+    let agent_problem = match agent {
+        Some(Ok(a)) => match a.node_address.parse::<IpAddr>() {
+            Ok(ip) => return Identity::Known { ip, source: IdentitySource::Agent },
+            Err(_) => format!("the consul agent's node address {:?} is not an IP address", a.node_address),
+        },
+        Some(Err(e)) => e.to_string(),
+        None => "the consul agent was not asked".to_string(),
+    };
+    match settings.redis.ip() {
+        Some(ip) if !ip.is_loopback() => Identity::Known { ip, source: IdentitySource::RedisHost },
+        _ => Identity::Unknown { reason: format!("{agent_problem}, and --redis is not a routable address") },
+    }
+}

@@ -1,0 +1,289 @@
+//! The floating sentinel as a process: its config written fresh from the current master, the
+//! configured argv commands that start and stop it here, the `SHUTDOWN` that stops it on the
+//! peer, and the waits that prove it answers (with its myid) or is gone (port refused).
+//!
+//! The config is fresh every time because the copy left behind by an earlier run names an old
+//! master and old epochs; a fresh one with the same myid makes the other sentinels record an
+//! address switch, not a fourth sentinel.
+
+use std::fmt::Write as _;
+use std::fs::{self, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ::redis::Value;
+
+use super::observe::{probe_port, PortState};
+use super::settings::Settings;
+use crate::addr::HostPort;
+use crate::redis::{ConnectOptions, RedisConn, SentinelMaster, ServerKind};
+
+/// Polling interval of the waits below.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Why the floating sentinel could not be started or stopped. Each message names the address
+/// or the command; none carries a password.
+#[derive(Debug, thiserror::Error)]
+pub enum FloatingError {
+    #[error("cannot write the floating sentinel's config {}: {source}", .path.display())]
+    Config { path: PathBuf, source: std::io::Error },
+    #[error("cannot run {argv:?}: {source}")]
+    Spawn { argv: Vec<String>, source: std::io::Error },
+    #[error("{argv:?} failed ({status}){}", tail(.output))]
+    CommandFailed { argv: Vec<String>, status: String, output: String },
+    #[error("{argv:?} did not finish within {} (it must start the sentinel in the background, as `systemctl start` does)", humantime::format_duration(*.after))]
+    CommandHung { argv: Vec<String>, after: Duration },
+    #[error("the floating sentinel did not answer on {addr} with myid {myid} within {}: {last}", humantime::format_duration(*.after))]
+    NotAnswering { addr: HostPort, myid: String, after: Duration, last: String },
+    #[error("the floating sentinel on {addr} still accepts connections {} after it was told to stop", humantime::format_duration(*.after))]
+    StillRunning { addr: HostPort, after: Duration },
+    #[error("{addr} answers with myid {found}, not the floating sentinel's {myid}: not stopping it")]
+    NotOurs { addr: HostPort, myid: String, found: String },
+    #[error(transparent)]
+    Redis(#[from] crate::redis::Error),
+}
+
+fn tail(output: &str) -> String {
+    let text = output.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let start = text.char_indices().rev().nth(300).map_or(0, |(i, _)| i);
+    format!(": {}", text[start..].replace('\n', " "))
+}
+
+/// The monitor settings the floating sentinel gets: the settings' values, else what the fixed
+/// sentinels use, else Sentinel's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorParams {
+    pub quorum: u32,
+    pub down_after: Duration,
+    pub failover_timeout: Duration,
+}
+
+impl MonitorParams {
+    pub fn pick(s: &Settings, learned: Option<&SentinelMaster>) -> MonitorParams {
+        let field = |key: &str| learned.and_then(|m| m.fields.get(key)).and_then(|v| v.parse::<u64>().ok()).map(Duration::from_millis);
+        MonitorParams {
+            quorum: s.quorum.or(learned.map(|m| m.quorum)).unwrap_or(2),
+            down_after: s.down_after.or(field("down-after-milliseconds")).unwrap_or(Duration::from_secs(30)),
+            failover_timeout: s.failover_timeout.or(field("failover-timeout")).unwrap_or(Duration::from_secs(180)),
+        }
+    }
+}
+
+/// Quotes a config argument the way Redis's `sdssplitargs` reads it back, so passwords and
+/// paths with spaces or quotes survive.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for b in s.bytes() {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The floating sentinel's config, monitoring `master` as it is now.
+pub fn config_text(s: &Settings, master: &HostPort, params: &MonitorParams, script: &Path) -> String {
+    let name = &s.master_name;
+    let at = &s.here.floating;
+    let mut c = String::new();
+    let _ = writeln!(c, "# Written by sentinel-rebalance before each start; Sentinel rewrites it while it runs.");
+    let _ = writeln!(c, "port {}", at.port);
+    // Hellos must carry this host's address whatever the socket's source address is, so the
+    // other sentinels see the same identity at the new address (an address switch). Both lines
+    // need an IP address; with a host name, set them in `floating_config_lines`.
+    if at.ip().is_some() {
+        let _ = writeln!(c, "bind {}", at.host);
+        let _ = writeln!(c, "sentinel announce-ip {}", at.host);
+    }
+    let _ = writeln!(c, "sentinel myid {}", s.floating_myid);
+    let _ = writeln!(c, "sentinel monitor {name} {} {} {}", master.host, master.port, params.quorum);
+    let _ = writeln!(c, "sentinel down-after-milliseconds {name} {}", params.down_after.as_millis());
+    let _ = writeln!(c, "sentinel failover-timeout {name} {}", params.failover_timeout.as_millis());
+    if let Some(password) = &s.connect.auth.password {
+        if let Some(user) = &s.connect.auth.user {
+            let _ = writeln!(c, "sentinel auth-user {name} {}", quote(user));
+        }
+        let _ = writeln!(c, "sentinel auth-pass {name} {}", quote(password.expose()));
+    }
+    let _ = writeln!(c, "sentinel client-reconfig-script {name} {}", quote(&script.to_string_lossy()));
+    for line in &s.floating_config_lines {
+        let _ = writeln!(c, "{line}");
+    }
+    c
+}
+
+/// Writes the config atomically (temp file + rename) with mode 0600: it may hold the Redis
+/// password, and Sentinel must own a complete file from its first read.
+pub fn write_config(path: &Path, text: &str) -> Result<(), FloatingError> {
+    let err = |source| FloatingError::Config { path: path.to_owned(), source };
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(err)?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(err)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// Runs an argv (never through a shell) and waits up to `limit` for it to finish; its output
+/// goes to `<log>` so a failure can quote it.
+pub fn run_command(argv: &[String], limit: Duration, log: &Path) -> Result<(), FloatingError> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err(FloatingError::CommandFailed { argv: argv.to_vec(), status: "empty command".into(), output: String::new() });
+    };
+    let spawn_err = |source| FloatingError::Spawn { argv: argv.to_vec(), source };
+    let out = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(log).map_err(spawn_err)?;
+    let err_out = out.try_clone().map_err(spawn_err)?;
+    let mut child = Command::new(program).args(args).stdin(Stdio::null()).stdout(out).stderr(err_out).spawn().map_err(spawn_err)?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                let output = fs::read_to_string(log).unwrap_or_default();
+                return Err(FloatingError::CommandFailed { argv: argv.to_vec(), status: status.to_string(), output });
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(FloatingError::CommandHung { argv: argv.to_vec(), after: limit });
+            }
+            Err(e) => return Err(spawn_err(e)),
+        }
+    }
+}
+
+/// Asks the sentinel at `addr` to shut down, after checking it is the floating one. The
+/// connection closing is the expected answer.
+pub fn shutdown(addr: &HostPort, myid: &str, opts: &ConnectOptions) -> Result<(), FloatingError> {
+    let mut conn = RedisConn::connect_as(ServerKind::Sentinel, addr, opts)?;
+    let found: String = conn.query(::redis::cmd("SENTINEL").arg("MYID"), "SENTINEL MYID")?;
+    if !found.eq_ignore_ascii_case(myid) {
+        return Err(FloatingError::NotOurs { addr: addr.clone(), myid: myid.to_string(), found });
+    }
+    match conn.query::<Value>(::redis::cmd("SHUTDOWN").arg("NOSAVE"), "SHUTDOWN") {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_no_answer() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Waits until `addr` refuses connections: the only proof that the old copy is gone.
+pub fn wait_closed(addr: &HostPort, limit: Duration, connect_timeout: Duration) -> Result<(), FloatingError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if probe_port(addr, connect_timeout) == PortState::Refused {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(FloatingError::StillRunning { addr: addr.clone(), after: limit });
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Waits until the sentinel at `addr` answers `SENTINEL MYID` with `myid`.
+pub fn wait_answering(addr: &HostPort, myid: &str, opts: &ConnectOptions, limit: Duration) -> Result<(), FloatingError> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let last = match RedisConn::connect_as(ServerKind::Sentinel, addr, opts)
+            .and_then(|mut c| c.query::<String>(::redis::cmd("SENTINEL").arg("MYID"), "SENTINEL MYID"))
+        {
+            Ok(found) if found.eq_ignore_ascii_case(myid) => return Ok(()),
+            Ok(found) => format!("it answers with myid {found}"),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(FloatingError::NotAnswering { addr: addr.clone(), myid: myid.to_string(), after: limit, last });
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rebalance::settings::tests::{full, MYID};
+    use crate::redis::{Password, RedisAuth};
+
+    #[test]
+    fn the_config_monitors_the_current_master_with_the_fixed_identity() {
+        let auth = RedisAuth { user: Some("sengu".into()), password: Some(Password::new("p\"w d")) };
+        let mut layer = full();
+        layer.floating_config_lines = Some(vec!["logfile /var/log/redis/floating.log".into()]);
+        let s = layer.resolve(auth, None).unwrap();
+        let params = MonitorParams { quorum: 2, down_after: Duration::from_secs(5), failover_timeout: Duration::from_secs(60) };
+        let text = config_text(&s, &"10.0.0.12:6379".parse().unwrap(), &params, Path::new("/usr/local/bin/sentinel-rebalance"));
+        for line in [
+            "port 26380\n",
+            "bind 10.0.0.11\n",
+            "sentinel announce-ip 10.0.0.11\n",
+            &format!("sentinel myid {MYID}\n"),
+            "sentinel monitor mymaster 10.0.0.12 6379 2\n",
+            "sentinel down-after-milliseconds mymaster 5000\n",
+            "sentinel failover-timeout mymaster 60000\n",
+            "sentinel auth-user mymaster \"sengu\"\n",
+            "sentinel auth-pass mymaster \"p\\\"w d\"\n",
+            "sentinel client-reconfig-script mymaster \"/usr/local/bin/sentinel-rebalance\"\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(text.ends_with("logfile /var/log/redis/floating.log\n"), "extra lines come last so they win:\n{text}");
+    }
+
+    #[test]
+    fn monitor_params_prefer_settings_then_the_fixed_sentinels_then_defaults() {
+        let s = full().resolve(RedisAuth::default(), None).unwrap();
+        assert_eq!(MonitorParams::pick(&s, None), MonitorParams { quorum: 2, down_after: Duration::from_secs(30), failover_timeout: Duration::from_secs(180) });
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("down-after-milliseconds".to_string(), "2000".to_string());
+        fields.insert("failover-timeout".to_string(), "6000".to_string());
+        let learned = SentinelMaster {
+            name: "mymaster".into(), ip: "10.0.0.11".into(), port: 6379, flags: vec!["master".into()], num_slaves: 1,
+            num_other_sentinels: 2, quorum: 3, failover_state: None, config_epoch: 0, fields,
+        };
+        let p = MonitorParams::pick(&s, Some(&learned));
+        assert_eq!((p.quorum, p.down_after, p.failover_timeout), (3, Duration::from_secs(2), Duration::from_secs(6)));
+        let s = crate::rebalance::settings::Layer { quorum: Some(2), ..full() }.resolve(RedisAuth::default(), None).unwrap();
+        assert_eq!(MonitorParams::pick(&s, Some(&learned)).quorum, 2);
+    }
+
+    #[test]
+    fn commands_run_without_a_shell_and_report_failure_with_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("cmd.log");
+        run_command(&["true".into()], Duration::from_secs(5), &log).unwrap();
+        let argv: Vec<String> = ["sh", "-c", "echo 'no such unit' >&2; exit 5"].map(String::from).to_vec();
+        let e = run_command(&argv, Duration::from_secs(5), &log).unwrap_err();
+        assert!(e.to_string().contains("exit status: 5") && e.to_string().contains("no such unit"), "{e}");
+        // A semicolon is an argument, not a command separator.
+        let e = run_command(&["echo;false".into()], Duration::from_secs(5), &log).unwrap_err();
+        assert!(matches!(e, FloatingError::Spawn { .. }), "{e}");
+        let e = run_command(&["sleep".into(), "5".into()], Duration::from_millis(200), &log).unwrap_err();
+        assert!(matches!(e, FloatingError::CommandHung { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_config_is_written_private_and_whole() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("floating.conf");
+        fs::write(&path, "old").unwrap();
+        write_config(&path, "port 1\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "port 1\n");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
+    }
+}
