@@ -45,6 +45,8 @@ fn failover_from_a_dead_master_moves_catalog_kv_and_dns_step_by_step() {
     candidate.promote();
     other.repoint(candidate);
     other.wait_replicating(candidate);
+    assert_eq!((dc.master_node(), dc.master_kv()), (None, None), "mysqlfailover's own steps do not touch consul");
+    dc.assert_dns_no_master();
 
     let wait_dns = dc.dns_addr().to_string();
     for run in 0..2 {

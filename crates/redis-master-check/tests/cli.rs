@@ -1,60 +1,96 @@
 //! `redis-master-check` as Consul runs it: help, bad arguments and settings give the right exit
-//! code and message; until the check exists every run is CRITICAL (exit 2), never passing.
+//! code and a clear message, and where each setting comes from (flag > environment > config
+//! file > default) shows in what the check does.
 
 #[path = "support/mod.rs"]
 mod support;
+mod scenario;
 
+use scenario::{black_hole, dead_port};
 use support::{run, run_env};
+use testbed::host;
 
 const BIN: &str = env!("CARGO_BIN_EXE_redis-master-check");
 
 #[test]
 fn help_exits_zero_and_names_the_caller() {
-    run(BIN, &["--help"]).exits(0).stdout_contains("Called by: Consul").stdout_contains("2  critical");
+    run(BIN, &["--help"])
+        .exits(0)
+        .stdout_contains("Called by: Consul")
+        .stdout_contains("2  critical")
+        .stdout_contains("[env: SENGU_SENTINELS=]")
+        .stdout_contains("REDISCLI_AUTH");
 }
 
 #[test]
 fn missing_arguments_exit_two_with_a_message() {
-    run(BIN, &["--redis", "127.0.0.1:6379"]).exits(2).stderr_contains("--service <NAME>").stdout_is_empty();
+    run(BIN, &["--redis", "127.0.0.1:6379"])
+        .exits(2)
+        .stderr_contains("--service <NAME> (or SENGU_SERVICE, or service in [redis-master-check])")
+        .stdout_is_empty();
+    run(BIN, &["--service", "redis"]).exits(2).stderr_contains("--redis <HOST:PORT>").stdout_is_empty();
 }
 
 #[test]
 fn an_unexpected_argument_exits_two() {
     run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "extra"]).exits(2).stderr_contains("unexpected argument 'extra'");
+    // Secrets are never flags.
+    run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--password", "x"]).exits(2).stderr_contains("unexpected argument '--password'");
 }
 
 #[test]
 fn a_malformed_address_exits_two_with_a_message() {
     run(BIN, &["--redis", "127.0.0.1:http", "--service", "redis"]).exits(2).stderr_contains("invalid port \"http\"");
-    run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--sentinel", "127.0.0.1"])
+    run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--sentinel", "127.0.0.1"]).exits(2).stderr_contains("missing port");
+    run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--dns-server", "consul:8600"])
         .exits(2)
-        .stderr_contains("missing port");
+        .stderr_contains("the host must be an IP address")
+        .stdout_is_empty();
+    run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--advertise-ip", "10.0.0"]).exits(2).stderr_contains("--advertise-ip");
 }
 
 #[test]
-fn not_implemented_is_critical_and_says_what_it_would_check() {
-    run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis"])
-        .exits(2)
-        .stdout_starts_with("CRITICAL: not implemented: would check that redis 127.0.0.1:6379 is the master of service \"redis\"\n")
-        .output_fits_consul();
+fn bad_values_exit_two_with_a_message() {
+    let base = ["--redis", "127.0.0.1:6379", "--service", "redis"];
+    let with = |extra: &[&str]| [&base[..], extra].concat();
+    run(BIN, &with(&["--role", "slave"])).exits(2).stderr_contains("invalid value 'slave' for '--role <ROLE>'");
+    run(BIN, &with(&["--timeout", "0s"])).exits(2).stderr_contains("must be more than zero");
+    run(BIN, &with(&["--max-lag", "soon"])).exits(2).stderr_contains("--max-lag <SECONDS>");
+    run(BIN, &with(&["--master-tag", "same", "--replica-tag", "same"])).exits(2).stderr_contains("must be two different, non-empty tags");
+    run(BIN, &with(&["--format", "yaml"])).exits(2).stderr_contains("invalid value 'yaml'");
 }
 
 #[test]
-fn json_format_keeps_the_exit_code() {
-    let run = run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--format", "json"]);
-    run.exits(2);
-    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}\n{run}"));
-    assert_eq!(json["status"], "critical", "{run}");
-    assert_eq!(json["exit_code"], 2, "{run}");
+fn a_redis_that_cannot_be_reached_is_critical_in_text_and_json() {
+    let (_lease, addr) = dead_port(host(11));
+    let args = ["--redis", &addr.to_string(), "--service", "redis", "--advertise-ip", "127.0.0.11"].map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(BIN, &args).exits(2).stdout_starts_with(&format!("CRITICAL: redis {addr} is unreachable: connection refused\n")).output_fits_consul();
+    let json_args = [&args[..], &["--format", "json"]].concat();
+    let json = run(BIN, &json_args);
+    json.exits(2);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap_or_else(|e| panic!("{e}\n{json}"));
+    assert_eq!(value["status"], "critical", "{json}");
+    assert_eq!(value["exit_code"], 2, "{json}");
+    assert_eq!(value["summary"], format!("redis {addr} is unreachable: connection refused"));
 }
 
 #[test]
-fn the_timeout_flag_beats_the_environment() {
-    let args = ["--redis", "127.0.0.1:6379", "--service", "redis"];
-    run_env(BIN, &args, &[("SENGU_TIMEOUT", "3s")]).exits(2).stdout_contains("timeout: 3s");
-    let with_flag = [&args[..], &["--timeout", "1s"]].concat();
-    run_env(BIN, &with_flag, &[("SENGU_TIMEOUT", "3s")]).exits(2).stdout_contains("timeout: 1s");
-    run(BIN, &args).exits(2).stdout_contains("timeout: 5s");
+fn the_timeout_flag_beats_the_environment_and_the_file() {
+    // A server that accepts and never answers: the message names the per-step timeout,
+    // 40 % of half the budget.
+    let (_lease, hole) = black_hole(host(11));
+    let hole = hole.local_addr().unwrap().to_string();
+    let args = ["--redis", hole.as_str(), "--service", "redis", "--advertise-ip", "127.0.0.11", "--role", "replica"];
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sengu.toml");
+    std::fs::write(&config, "[redis-master-check]\ntimeout = \"1500ms\"\n").unwrap();
+    let config = config.to_str().unwrap();
+    run(BIN, &args).exits(2).stdout_starts_with(&format!("CRITICAL: redis {hole} did not answer within 400ms\n"));
+    run_env(BIN, &args, &[("SENGU_CONFIG", config)]).exits(2).stdout_contains("did not answer within 300ms");
+    run_env(BIN, &args, &[("SENGU_CONFIG", config), ("SENGU_TIMEOUT", "1s")]).exits(2).stdout_contains("did not answer within 200ms");
+    let with_flag = [&args[..], &["--timeout", "500ms"]].concat();
+    run_env(BIN, &with_flag, &[("SENGU_CONFIG", config), ("SENGU_TIMEOUT", "1s")]).exits(2).stdout_contains("did not answer within 100ms");
 }
 
 fn check_with_config(config: &std::path::Path) -> support::Run {
@@ -76,20 +112,43 @@ fn config_file_errors_are_critical_and_name_the_file() {
         .exits(2)
         .stdout_starts_with(&format!("CRITICAL: unknown key \"adress\" in [consul] of {}, line 2", key.display()));
 
+    let own = dir.path().join("own.toml");
+    std::fs::write(&own, "[redis-master-check]\nsentinels = [\"10.0.0.1\"]\n").unwrap();
+    check_with_config(&own).exits(2).stdout_starts_with("CRITICAL: invalid value for \"sentinels\" in [redis-master-check]");
+
     let missing = dir.path().join("missing.toml");
     check_with_config(&missing).exits(2).stdout_starts_with(&format!("CRITICAL: cannot read config file {}: ", missing.display()));
 }
 
 #[test]
-fn consul_address_comes_from_flag_then_environment_then_file() {
+fn the_config_file_alone_can_set_everything() {
+    let (_lease, addr) = dead_port(host(11));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sengu.toml");
-    std::fs::write(&config, "[consul]\naddr = \"file:8500\"\n").unwrap();
+    std::fs::write(
+        &config,
+        format!("[redis-master-check]\nredis = \"{addr}\"\nservice = \"cache\"\nadvertise_ip = \"127.0.0.11\"\nrole = \"replica\"\n"),
+    )
+    .unwrap();
+    run_env(BIN, &[], &[("SENGU_CONFIG", config.to_str().unwrap())])
+        .exits(2)
+        .stdout_starts_with(&format!("CRITICAL: redis {addr} is unreachable: connection refused\n"));
+}
+
+#[test]
+fn consul_address_comes_from_flag_then_environment_then_file() {
+    // Without --advertise-ip and with a loopback --redis, the check asks the agent who it is;
+    // the message names the agent it asked.
+    let (_lease, redis) = dead_port(host(1));
+    let redis = redis.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sengu.toml");
+    std::fs::write(&config, "[consul]\naddr = \"127.0.0.1:1\"\n").unwrap();
     let config = config.to_str().unwrap();
-    let base = ["--redis", "127.0.0.1:6379", "--service", "redis", "--config", config];
-    run(BIN, &base).exits(2).stdout_contains("consul: file:8500");
-    run_env(BIN, &base, &[("CONSUL_HTTP_ADDR", "env:8500")]).exits(2).stdout_contains("consul: env:8500");
-    let with_flag = [&base[..], &["--consul-addr", "flag:8500"]].concat();
-    run_env(BIN, &with_flag, &[("CONSUL_HTTP_ADDR", "env:8500")]).exits(2).stdout_contains("consul: flag:8500");
-    run(BIN, &base[..4]).exits(2).stdout_contains("consul: default");
+    let base = ["--redis", redis.as_str(), "--service", "redis", "--config", config];
+    run(BIN, &base).exits(2).stdout_contains("consul at 127.0.0.1:1 is unreachable");
+    run_env(BIN, &base, &[("CONSUL_HTTP_ADDR", "127.0.0.1:2")]).exits(2).stdout_contains("consul at 127.0.0.1:2 is unreachable");
+    let with_flag = [&base[..], &["--consul-addr", "127.0.0.1:3"]].concat();
+    run_env(BIN, &with_flag, &[("CONSUL_HTTP_ADDR", "127.0.0.1:2")]).exits(2).stdout_contains("consul at 127.0.0.1:3 is unreachable");
+    run(BIN, &with_flag[..4]).exits(2).stdout_contains("consul at 127.0.0.1:8500");
 }

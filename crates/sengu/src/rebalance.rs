@@ -16,8 +16,10 @@
 //! the peer, it:
 //!
 //! 1. waits until no sentinel flags a failover (`failover_in_progress`, `s_down`, `o_down`, a
-//!    `failover-state`) and this host's Redis is a replica of the master with its link up (a
-//!    returning old master is demoted by Sentinel after about 10 s);
+//!    `failover-state`), both fixed sentinels answer (so no election can run unseen), the
+//!    master has been the master for at least `settle_time` (default: the failover-timeout),
+//!    and this host's Redis is a replica of the master with its link up (a returning old master
+//!    is demoted by Sentinel after about 10 s);
 //! 2. checks the peer's floating sentinel answers with the floating myid and sends it
 //!    `SHUTDOWN NOSAVE`;
 //! 3. waits until the peer's floating port *refuses* connections — the only proof accepted;

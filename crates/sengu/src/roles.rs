@@ -180,7 +180,9 @@ impl fmt::Display for TagChange {
 /// Why no plan could be made. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("no instance of service {service:?} at {at} in the catalog")]
+    /// Also what an ACL token without `service:read` sees: Consul filters reads instead of
+    /// refusing them.
+    #[error("no instance of service {service:?} at {at} in the catalog (or the ACL token may not read it)")]
     NotFound { service: String, at: HostPort },
     #[error("{count} instances of service {service:?} at {at} in the catalog; cannot tell which to tag")]
     Ambiguous { service: String, at: HostPort, count: usize },
@@ -287,17 +289,15 @@ pub fn retag(tags: &[String], role: Role, names: &RoleTags) -> Vec<String> {
     out
 }
 
-/// Decides the writes for `claim` on `instances` (every instance of one service). Pure.
-pub fn plan(instances: &[Instance], claim: &Claim, names: &RoleTags) -> Result<Plan, PlanError> {
+/// Decides the writes for `claim` on `instances` (every instance of `service`, which errors
+/// name). Pure.
+pub fn plan(service: &str, instances: &[Instance], claim: &Claim, names: &RoleTags) -> Result<Plan, PlanError> {
     let at = claim.at();
     let mine: Vec<&Instance> = instances.iter().filter(|i| i.is_at(at)).collect();
     let me = match mine.as_slice() {
         [me] => *me,
-        [] => {
-            let service = instances.first().map(|i| i.service.service.clone()).unwrap_or_default();
-            return Err(PlanError::NotFound { service, at: at.clone() });
-        }
-        many => return Err(PlanError::Ambiguous { service: many[0].service.service.clone(), at: at.clone(), count: many.len() }),
+        [] => return Err(PlanError::NotFound { service: service.to_string(), at: at.clone() }),
+        many => return Err(PlanError::Ambiguous { service: service.to_string(), at: at.clone(), count: many.len() }),
     };
     let others: Vec<&Instance> = instances.iter().filter(|i| !i.is_at(at)).collect();
     let mut writes: Vec<(Instance, Vec<String>)> = Vec::new();
@@ -373,7 +373,7 @@ pub fn apply(client: &consul::Client, plan: &Plan) -> Result<PublishReport, cons
 /// that has nothing else to read from Consul.
 pub fn publish_roles(client: &consul::Client, service: &str, claim: &Claim, names: &RoleTags) -> Result<PublishReport, Error> {
     let instances = read_instances(client, service)?;
-    let plan = plan(&instances, claim, names)?;
+    let plan = plan(service, &instances, claim, names)?;
     Ok(apply(client, &plan)?)
 }
 
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn master_claim_with_demote_retags_everyone_else_first_and_guards_nothing_else() {
         let all = [inst("a", "10.0.0.11", &["master"], CheckStatus::Passing), inst("b", "10.0.0.12", &["replica"], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names()).unwrap();
         let changes = p.changes();
         assert_eq!(changes.len(), 2);
         assert_eq!(changes[0].node, "a", "demotion comes first");
@@ -438,7 +438,7 @@ mod tests {
             inst("b", "10.0.0.12", &[], CheckStatus::Passing),
             inst("c", "10.0.0.13", &["replica"], CheckStatus::Critical),
         ];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names()).unwrap();
         assert_eq!(tags_after(&p, "b").unwrap(), ["master"]);
         assert_eq!(p.changes().len(), 1);
         let ops = p.txn_ops();
@@ -453,16 +453,16 @@ mod tests {
     #[test]
     fn nothing_is_written_when_tags_are_right() {
         let all = [inst("a", "10.0.0.11", &["v7", "master"], CheckStatus::Passing), inst("b", "10.0.0.12", &["replica"], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.11:6379"), others: Others::Demote }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.11:6379"), others: Others::Demote }, &names()).unwrap();
         assert!(p.is_empty() && p.txn_ops().is_empty());
-        let p = plan(&all, &Claim::Replica { at: hp("10.0.0.12:6379") }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Replica { at: hp("10.0.0.12:6379") }, &names()).unwrap();
         assert!(p.is_empty());
     }
 
     #[test]
     fn replica_claim_touches_only_the_claimant() {
         let all = [inst("a", "10.0.0.11", &["master"], CheckStatus::Passing), inst("b", "10.0.0.12", &["master"], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Replica { at: hp("10.0.0.12:6379") }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Replica { at: hp("10.0.0.12:6379") }, &names()).unwrap();
         assert_eq!(p.changes().len(), 1);
         assert_eq!(tags_after(&p, "b").unwrap(), ["replica"]);
         assert_eq!(p.txn_ops().len(), 1, "a demotion needs no guards");
@@ -471,11 +471,11 @@ mod tests {
     #[test]
     fn respect_gives_way_to_a_healthy_holder_and_drops_a_duplicate_master_tag() {
         let all = [inst("a", "10.0.0.11", &["master"], CheckStatus::Warning), inst("b", "10.0.0.12", &["replica"], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Respect }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Respect }, &names()).unwrap();
         assert!(p.is_empty());
         assert_eq!(p.held_by(), Some(&hp("10.0.0.11:6379")));
         let all = [inst("a", "10.0.0.11", &["master"], CheckStatus::Passing), inst("b", "10.0.0.12", &["master"], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Respect }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Respect }, &names()).unwrap();
         assert_eq!(tags_after(&p, "b").unwrap(), ["replica"]);
         assert!(tags_after(&p, "a").is_none());
     }
@@ -483,7 +483,7 @@ mod tests {
     #[test]
     fn respect_takes_the_tag_from_a_critical_holder() {
         let all = [inst("a", "10.0.0.11", &["master"], CheckStatus::Critical), inst("b", "10.0.0.12", &["replica"], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Respect }, &names()).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Respect }, &names()).unwrap();
         assert_eq!(tags_after(&p, "a").unwrap(), ["replica"]);
         assert_eq!(tags_after(&p, "b").unwrap(), ["master"]);
         assert!(p.held_by().is_none());
@@ -491,11 +491,10 @@ mod tests {
 
     #[test]
     fn the_claimant_must_exist_once() {
-        let all = [inst("a", "10.0.0.11", &[], CheckStatus::Passing)];
-        let e = plan(&all, &Claim::Replica { at: hp("10.0.0.12:6379") }, &names()).unwrap_err();
-        assert_eq!(e.to_string(), "no instance of service \"redis\" at 10.0.0.12:6379 in the catalog");
+        let e = plan("redis", &[], &Claim::Replica { at: hp("10.0.0.12:6379") }, &names()).unwrap_err();
+        assert_eq!(e.to_string(), "no instance of service \"redis\" at 10.0.0.12:6379 in the catalog (or the ACL token may not read it)");
         let all = [inst("a", "10.0.0.11", &[], CheckStatus::Passing), inst("b", "10.0.0.11", &[], CheckStatus::Passing)];
-        assert!(matches!(plan(&all, &Claim::Replica { at: hp("10.0.0.11:6379") }, &names()), Err(PlanError::Ambiguous { count: 2, .. })));
+        assert!(matches!(plan("redis", &all, &Claim::Replica { at: hp("10.0.0.11:6379") }, &names()), Err(PlanError::Ambiguous { count: 2, .. })));
     }
 
     #[test]
@@ -503,7 +502,7 @@ mod tests {
         let mut a = inst("a", "10.0.0.11", &["master"], CheckStatus::Passing);
         a.service.enable_tag_override = false;
         let all = [a, inst("b", "10.0.0.12", &[], CheckStatus::Passing)];
-        let e = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names()).unwrap_err();
+        let e = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names()).unwrap_err();
         assert!(matches!(e, PlanError::NoTagOverride { ref node, .. } if node == "a"), "{e}");
     }
 
@@ -519,7 +518,7 @@ mod tests {
     fn custom_tag_names_are_used() {
         let names = RoleTags { master: "primary".into(), replica: "standby".into() };
         let all = [inst("a", "10.0.0.11", &["primary"], CheckStatus::Passing), inst("b", "10.0.0.12", &[], CheckStatus::Passing)];
-        let p = plan(&all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names).unwrap();
+        let p = plan("redis", &all, &Claim::Master { at: hp("10.0.0.12:6379"), others: Others::Demote }, &names).unwrap();
         assert_eq!(tags_after(&p, "a").unwrap(), ["standby"]);
         assert_eq!(tags_after(&p, "b").unwrap(), ["primary"]);
     }

@@ -135,6 +135,9 @@ pub struct SettingsArgs {
     /// How long to wait for this host's Redis to become a healthy replica before a move [default: 40s]
     #[arg(long, global = true, env = "SENGU_REPLICA_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     pub replica_wait: Option<Duration>,
+    /// No sentinel moves until the master has been the master this long [default: the sentinels' failover-timeout]
+    #[arg(long, global = true, env = "SENGU_SETTLE_TIME", value_name = "DURATION", value_parser = parse_duration)]
+    pub settle_time: Option<Duration>,
 }
 
 impl SettingsArgs {
@@ -161,6 +164,7 @@ impl SettingsArgs {
             lock_file: s.lock_file,
             reset_wait: s.reset_wait,
             replica_wait: s.replica_wait,
+            settle_time: s.settle_time,
             timeout,
             ..Layer::default()
         }

@@ -1,5 +1,7 @@
 //! `sentinel-rebalance` as Sentinel runs it: help, the seven-argument contract and bad input give
-//! the right exit code (never 1 for bad input: Sentinel would retry it ten times).
+//! the right exit code (never 1 for bad input: Sentinel would retry it ten times), and settings
+//! arrive through the environment and the config file. The bad-input cases against a live pair
+//! are in `bad_input.rs`.
 
 #[path = "../../redis-master-check/tests/support/mod.rs"]
 mod support;
@@ -43,19 +45,54 @@ fn an_unknown_role_exits_two() {
 }
 
 #[test]
-fn not_implemented_exits_two_so_sentinel_does_not_retry() {
+fn missing_settings_exit_two_and_name_the_setting() {
     run(BIN, &SEVEN)
         .exits(2)
-        .stdout_starts_with("sentinel-rebalance: not implemented: would move sentinels after mymaster moved from 127.0.0.11:6379 to 127.0.0.12:6379 (leader call)");
-    run(BIN, &["reconcile"]).exits(2).stdout_starts_with("sentinel-rebalance: not implemented: ");
-    run(BIN, &["status", "--format", "json"]).exits(2).stdout_starts_with("sentinel-rebalance: not implemented: ");
+        .stdout_starts_with("sentinel-rebalance: missing setting master_name (set SENGU_SENTINEL_MASTER or master_name in [sentinel-rebalance])");
+    run(BIN, &["status"]).exits(2).stdout_starts_with("sentinel-rebalance: missing setting ");
 }
 
 #[test]
-fn settings_come_from_the_environment_sentinel_passes_on() {
+fn settings_come_from_the_environment_sentinel_passes_on_and_the_config_file() {
+    // Nothing listens at any of these addresses: the run cannot find a master, keeps looking
+    // until its (short) budget is spent and asks Sentinel to retry.
+    let ip = testbed::ports::host(1);
+    let leases: Vec<_> = (0..6).map(|_| testbed::ports::reserve(ip)).collect();
+    let addr = |i: usize| format!("{ip}:{}", leases[i].port());
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("actions.log");
-    run_env(BIN, &SEVEN, &[("SENGU_LOG_FILE", log.to_str().unwrap())]).exits(2);
+    let config = dir.path().join("sengu.toml");
+    let floating = dir.path().join("floating.conf");
+    std::fs::write(&config, "[sentinel-rebalance]\nfloating_start = [\"true\"]\n").unwrap();
+    let env = [
+        ("SENGU_CONFIG", config.to_str().unwrap()),
+        ("SENGU_LOG_FILE", log.to_str().unwrap()),
+        ("SENGU_TIMEOUT", "1s"),
+        ("SENGU_SENTINEL_MASTER", "mymaster"),
+        ("SENGU_REDIS", &addr(0)),
+        ("SENGU_PEER_REDIS", &addr(1)),
+        ("SENGU_SENTINEL", &addr(2)),
+        ("SENGU_PEER_SENTINEL", &addr(3)),
+        ("SENGU_FLOATING", &addr(4)),
+        ("SENGU_PEER_FLOATING", &addr(5)),
+        ("SENGU_FLOATING_MYID", "f100000000000000000000000000000000000f1f"),
+        ("SENGU_FLOATING_CONFIG", floating.to_str().unwrap()),
+        ("SENGU_LOCK_FILE", &dir.path().join("lock").display().to_string()),
+    ];
+    run_env(BIN, &SEVEN, &env).exits(1).stdout_starts_with("sentinel-rebalance: not yet: no master is named by 2 of the 3 sentinels");
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(text.contains(" program=sentinel-rebalance ") && text.contains(" action=not-implemented "), "{text}");
+    assert!(text.contains(" program=sentinel-rebalance ") && text.contains(" action=reconfig-call "), "{text}");
+    assert!(text.contains(" from=127.0.0.11:6379 to=127.0.0.12:6379"), "the call is logged as given: {text}");
+    assert!(!floating.exists(), "nothing was started");
+}
+
+#[test]
+fn the_example_host_config_is_complete_and_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/redis-sentinel/rebalance/sengu-host-a.toml");
+    let config = sengu::settings::ConfigFile::load(&path).unwrap();
+    let layer: sengu::rebalance::Layer = config.section(sengu::rebalance::SECTION).unwrap();
+    let settings = layer.resolve(Default::default(), None).unwrap();
+    assert_eq!(settings.floating_start, ["systemctl", "start", "redis-sentinel-floating.service"]);
+    assert_eq!(settings.here.floating.to_string(), "10.0.0.11:26380");
+    let _: sengu::actionlog::FileSettings = config.section("log").unwrap();
 }

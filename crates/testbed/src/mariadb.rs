@@ -318,6 +318,10 @@ fn spawn(opts: &MariadbOpts, port: u16, dir: &Path) -> Proc {
         .arg(format!("--pid-file={}", dir.join("mariadbd.pid").display()))
         .arg(format!("--log-error={}", dir.join("mariadbd.err").display()))
         .arg(format!("--server-id={}", opts.server_id))
+        // As a replica, report the host address and port it stands for: without it the
+        // master's SHOW SLAVE HOSTS lists the address each replica connected from (127.0.0.1).
+        .arg(format!("--report-host={}", opts.host))
+        .arg(format!("--report-port={port}"))
         .arg("--log-bin=mariadb-bin")
         .arg("--relay-log=relay-bin")
         .arg("--log-slave-updates")

@@ -1,84 +1,290 @@
-//! `cargo xtask demo`: starts a Redis master, a replica and three sentinels on loopback "hosts"
-//! through the testbed, looks at them through the sengu library's probes the way the executables
-//! will, prints what it found as a check outcome, and stops them all (also on a panic, since the
-//! testbed's processes die with their owner).
+//! `cargo xtask demo`: the whole suite working, in about a minute. It starts the local lab
+//! (`sengu_e2e::lab`: two Redis hosts with three sentinels, the floating one included, a
+//! MariaDB GTID pair, consul-standin running the shipped `consul.d` check and serving DNS),
+//! then runs and prints as a timeline: a planned Redis drill, a crash failover (`kill -9` of
+//! the master's host) and the host's return, a MySQL switchover with the hooks, and the final
+//! state of Consul. Everything it started is stopped at the end, on a panic (the lab's `Drop`)
+//! and on Ctrl-C or SIGTERM (a handler thread, since a signal does not unwind).
 
-use std::net::SocketAddr;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sengu::addr::HostPort;
-use sengu::check::{Format, Outcome, SubResult};
-use sengu::redis::{ask_sentinels, CkQuorum, ConnectOptions, InfoRole, RedisConn, SentinelConn};
-use testbed::redis::RedisSet;
+use sengu::redis::{ConnectOptions, RedisConn, Role};
+use sengu_e2e::lab::{self, Lab, SERVICE};
 
 fn main() -> ExitCode {
-    println!("starting a Redis master, one replica and three sentinels on 127.0.0.x (testbed) ...");
-    let set = RedisSet::new(1, 3);
-    let name = set.master_name().to_owned();
-    let opts = ConnectOptions::default();
-    let mut outcome = Outcome::new();
-
-    for server in set.servers() {
-        outcome.push(probe_redis(&host_port(server.addr()), &opts));
-    }
-    let sentinels: Vec<HostPort> = set.sentinels().iter().map(|s| host_port(s.addr())).collect();
-    for sentinel in &sentinels {
-        outcome.push(probe_sentinel(sentinel, &name, &opts));
-    }
-    let votes = ask_sentinels(&sentinels, &name, &opts);
-    outcome.push(match votes.majority() {
-        Some(master) => SubResult::passing("majority", format!("{} of {} sentinels name {master} as the master of {name}", count_for(&votes.tally(), &master), votes.asked())),
-        None => SubResult::critical("majority", format!("no majority of the {} sentinels agrees on a master for {name}", votes.asked())),
-    });
-
-    let summary = match outcome.status() {
-        sengu::check::Status::Passing => format!("every probe answered; {name} has one master and the sentinels agree"),
-        _ => outcome.summary().to_owned(),
+    let clock = Instant::now();
+    let guard = Emergency::install();
+    let say = |what: &str| {
+        println!("[{:>6.1}s] {what}", clock.elapsed().as_secs_f64());
+        let _ = std::io::stdout().flush();
     };
-    let outcome = outcome.with_summary(summary);
-    println!("\nwhat the library sees:\n");
-    let code = outcome.print(Format::Text);
-    println!("\nstopping every process ...");
-    drop(set);
-    code
+    say("sengu demo: starting the lab (every process on 127.0.0.x; nothing outside this machine is touched)");
+    let mut lab = Lab::start(&mut |s| say(s));
+    guard.arm(&mut lab);
+    if guard.interrupted() {
+        return ExitCode::from(130);
+    }
+    say(&format!("lab up: Redis master {} (host A), replica {} (host B); MariaDB master {}, replica {}", lab.redis_addr(0), lab.redis_addr(1), lab.mysql[0].addr(), lab.mysql[1].addr()));
+    let mut ok = true;
+
+    section("1. a planned Redis switchover: sengu-drill redis");
+    ok &= show_run(&lab, &lab::bin("sengu-drill"), &lab.drill_redis_args(&[]), &[]);
+    say("sentinel-rebalance moves the floating sentinel off the new master's host once the switch has settled (Sentinel's failover-timeout, 6 s here)");
+    lab.wait_settled(Duration::from_secs(40));
+    guard.arm(&mut lab);
+    say(&format!("floating sentinel now on host {}", host_name(lab.floating_host())));
+    if guard.interrupted() {
+        return ExitCode::from(130);
+    }
+
+    section("2. a crash: kill -9 of the master's host (its Redis and its sentinel)");
+    ok &= crash(&mut lab, &guard, &say);
+    if guard.interrupted() {
+        return ExitCode::from(130);
+    }
+
+    section("3. a MySQL switchover with the hooks: sengu-drill mysql -- sengu-mariadb-switchover");
+    ok &= show_run(&lab, &lab::bin("sengu-drill"), &lab.drill_mysql_args(0, 1, &[]), &lab.hook_env());
+
+    section("4. Consul now");
+    for line in lab.consul_state().lines() {
+        println!("    {line}");
+    }
+    println!();
+    show_run(&lab, &lab::bin("sengu-drill"), &["history".to_string(), "--consul-addr".to_string(), lab.agent_url(0)], &[]);
+
+    say(&format!("demo {} in {:.1}s; stopping every process", if ok { "done" } else { "FAILED" }, clock.elapsed().as_secs_f64()));
+    drop(lab);
+    guard.disarm();
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-/// `INFO replication` of one server, in one line.
-fn probe_redis(addr: &HostPort, opts: &ConnectOptions) -> SubResult {
-    let name = format!("redis {addr}");
-    let info = match RedisConn::connect(addr, opts).and_then(|mut conn| conn.info_replication()) {
-        Ok(info) => info,
-        Err(e) => return SubResult::critical(name, e.to_string()),
-    };
-    match (info.role, &info.master) {
-        (InfoRole::Master, _) => SubResult::passing(name, format!("master with {} connected replica(s)", info.connected_slaves))
-            .with_details(format!("master_repl_offset: {}", info.master_repl_offset)),
-        (InfoRole::Replica, Some(link)) => SubResult::passing(name, format!("replica of {}, link {:?}", link.addr(), link.link_status).to_lowercase())
-            .with_details(format!("slave_repl_offset: {}", link.repl_offset)),
-        (InfoRole::Replica, None) => SubResult::critical(name, "replica without a master in INFO replication"),
+fn section(title: &str) {
+    println!("\n== {title}");
+}
+
+fn host_name(i: Option<usize>) -> &'static str {
+    match i {
+        Some(0) => "A (127.0.0.11)",
+        Some(1) => "B (127.0.0.12)",
+        _ => "unknown",
     }
 }
 
-/// What one sentinel says about the master, and whether it could authorise a failover now.
-fn probe_sentinel(addr: &HostPort, name: &str, opts: &ConnectOptions) -> SubResult {
-    let label = format!("sentinel {addr}");
-    let answer = SentinelConn::connect(addr, opts).and_then(|mut conn| Ok((conn.master(name)?, conn.ckquorum(name)?)));
-    match answer {
-        Ok((master, quorum)) => {
-            let text = format!("{name} is at {}:{}, quorum {}, {}", master.ip, master.port, master.quorum, if quorum.is_ok() { "failover possible" } else { "NO failover possible" });
-            let (CkQuorum::Ok { text: said, .. } | CkQuorum::NoQuorum { text: said, .. }) = &quorum;
-            let details = format!("flags: {}\nother sentinels: {}, replicas: {}\nckquorum: {said}", master.flags.join(","), master.num_other_sentinels, master.num_slaves);
-            let result = if quorum.is_ok() { SubResult::passing(label, text) } else { SubResult::warning(label, text) };
-            result.with_details(details)
+/// Runs a program of the suite, prints its output indented, and says whether it exited 0.
+fn show_run(lab: &Lab, program: &std::path::Path, args: &[String], env: &[(String, String)]) -> bool {
+    let name = program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    println!("    $ {name} {}", args.iter().map(|a| shorten(a)).collect::<Vec<_>>().join(" "));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = lab.run(program, &args, env);
+    for line in String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&out.stderr).lines()) {
+        println!("    {line}");
+    }
+    if !out.status.success() {
+        println!("    ({name} exited with {})", out.status);
+    }
+    out.status.success()
+}
+
+/// Paths of the lab's binaries, shortened for reading.
+fn shorten(arg: &str) -> String {
+    let dir = lab::bin_dir().display().to_string();
+    arg.strip_prefix(&format!("{dir}/")).map_or_else(|| arg.to_string(), str::to_string)
+}
+
+/// Kills the master's host and follows the failover from the outside, then brings the host
+/// back and follows its return. Returns whether everything happened in time.
+fn crash(lab: &mut Lab, guard: &Emergency, say: &dyn Fn(&str)) -> bool {
+    let Some(old) = lab.master_host() else {
+        say("no master agreed on; skipping the crash");
+        return false;
+    };
+    let (old_ip, new_ip) = (ip(old), ip(1 - old));
+    let new_addr = lab.redis_addr(1 - old);
+    say(&format!("kill -9 of host {} ({old_ip}): its Redis (the master) and its fixed sentinel", host_name(Some(old))));
+    lab.kill_redis_host(old);
+    guard.arm(lab);
+    let killed = Instant::now();
+    let at = |what: &str| println!("    {:>9.1} ms  {what}", killed.elapsed().as_secs_f64() * 1000.0);
+    let mut sentinels = false;
+    let mut dns_new = false;
+    let mut tags = false;
+    let mut written = false;
+    let mut last_dns: Option<Vec<IpAddr>> = None;
+    let mut most = 0;
+    let consul = lab.consul_client();
+    while !(sentinels && dns_new && tags && written) && killed.elapsed() < Duration::from_secs(30) {
+        if !sentinels && lab.master_host() == Some(1 - old) {
+            sentinels = true;
+            at(&format!("the sentinels name {new_addr} master (down-after 2 s, then the election)"));
         }
-        Err(e) => SubResult::critical(label, e.to_string()),
+        let answer = lab.lookup(&format!("master.{SERVICE}.service.consul"));
+        most = most.max(answer.len());
+        if last_dns.as_ref() != Some(&answer) {
+            let shown = if answer.is_empty() { "nothing".to_string() } else { answer.iter().map(ToString::to_string).collect::<Vec<_>>().join(" and ") };
+            at(&format!("DNS master.{SERVICE}.service.consul answers {shown}"));
+            dns_new |= answer == [new_ip];
+            last_dns = Some(answer.clone());
+        }
+        if !tags {
+            let entries = consul.health_service(SERVICE, Some("master"), false).unwrap_or_default();
+            if entries.len() == 1 && entries[0].address() == new_ip.to_string() {
+                tags = true;
+                at(&format!("Consul: the instance on {new_ip} carries the master tag"));
+            }
+        }
+        if !written && answer == [new_ip] && write(lab, new_ip) {
+            written = true;
+            at("first write through the DNS name acknowledged by the new master");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let failed_over = sentinels && dns_new && tags && written;
+    at(&format!("DNS never named more than {most} master(s)"));
+    if !failed_over {
+        say("the failover did not complete within 30 s");
+        println!("{}", lab.report());
+        return false;
+    }
+
+    say(&format!("host {} boots again: its Redis comes back as a writable master with a stale role", host_name(Some(old))));
+    lab.restart_redis_host(old);
+    guard.arm(lab);
+    let back = Instant::now();
+    let at = |what: &str| println!("    {:>9.1} ms  {what}", back.elapsed().as_secs_f64() * 1000.0);
+    let old_addr = lab.redis_addr(old);
+    let old_hp = HostPort { host: old_addr.ip().to_string(), port: old_addr.port() };
+    let mut demoted = false;
+    let mut moved = false;
+    while !(demoted && moved) && back.elapsed() < Duration::from_secs(45) {
+        if !demoted {
+            let role = RedisConn::connect(&old_hp, &quick()).and_then(|mut c| c.role());
+            if matches!(role, Ok(Role::Replica { ref master, .. }) if master.to_string() == new_addr.to_string()) {
+                demoted = true;
+                at(&format!("{old_addr} is a replica of {new_addr} (fenced by redis-master-check or converted by Sentinel)"));
+            }
+        }
+        if demoted && !moved && lab.floating_host() == Some(old) && lab.quorum_ok() {
+            moved = true;
+            at(&format!("sentinel-rebalance moved the floating sentinel to host {}: losing the master's host now leaves two sentinels", host_name(Some(old))));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    guard.arm(lab);
+    if !(demoted && moved) {
+        say("the host's return did not settle within 45 s");
+        println!("{}", lab.report());
+    }
+    demoted && moved
+}
+
+fn ip(i: usize) -> IpAddr {
+    testbed::host(11 + i as u8)
+}
+
+fn quick() -> ConnectOptions {
+    ConnectOptions { connect_timeout: Duration::from_millis(300), io_timeout: Duration::from_millis(300), ..ConnectOptions::default() }
+}
+
+/// One `SET` to the Redis at `ip` (the port the lab knows for it), as an application would.
+fn write(lab: &Lab, ip: IpAddr) -> bool {
+    let Some(i) = (0..2).find(|i| lab.redis_addr(*i).ip() == ip) else { return false };
+    let a = lab.redis_addr(i);
+    let info = redis::ConnectionInfo { addr: redis::ConnectionAddr::Tcp(a.ip().to_string(), a.port()), redis: Default::default() };
+    testbed::redis::connect(&info, Duration::from_millis(300))
+        .and_then(|mut c| redis::cmd("SET").arg("sengu:demo").arg("written").query::<()>(&mut c))
+        .is_ok()
+}
+
+/// What a signal handler must stop: the lab's processes (re-listed after each restart), the
+/// floating sentinels' pidfiles and the lab's directories.
+#[derive(Default)]
+struct Armed {
+    processes: Vec<(u32, String)>,
+    pidfiles: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+/// The Ctrl-C / SIGTERM handler: a thread waiting for the signal. A signal does not unwind the
+/// main thread, so the handler stops what the lab started itself and exits; before the lab is
+/// up it only notes the interruption, and the main thread stops at the next step.
+struct Emergency {
+    armed: Arc<Mutex<Option<Armed>>>,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Emergency {
+    fn install() -> Emergency {
+        let armed: Arc<Mutex<Option<Armed>>> = Arc::new(Mutex::new(None));
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let (a, i) = (armed.clone(), interrupted.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        if let Ok(runtime) = runtime {
+            std::thread::spawn(move || {
+                runtime.block_on(async {
+                    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+                    loop {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = term.recv() => {}
+                        }
+                        i.store(true, Ordering::SeqCst);
+                        let taken = a.lock().ok().and_then(|mut g| g.take());
+                        match taken {
+                            Some(armed) => stop_everything(armed),
+                            None => eprintln!("\ninterrupted: stopping as soon as the lab is up (it is being started)"),
+                        }
+                    }
+                });
+            });
+        }
+        Emergency { armed, interrupted }
+    }
+
+    /// Records what the lab runs now.
+    fn arm(&self, lab: &mut Lab) {
+        let now = Armed { processes: lab.processes(), pidfiles: lab.pidfiles(), dirs: lab.dirs() };
+        if let Ok(mut g) = self.armed.lock() {
+            *g = Some(now);
+        }
+    }
+
+    /// The lab is gone; a late signal has nothing to stop.
+    fn disarm(&self) {
+        if let Ok(mut g) = self.armed.lock() {
+            *g = None;
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupted.load(Ordering::SeqCst)
     }
 }
 
-fn count_for(tally: &[(HostPort, usize)], master: &HostPort) -> usize {
-    tally.iter().find(|(addr, _)| addr == master).map_or(0, |(_, n)| *n)
-}
-
-fn host_port(addr: SocketAddr) -> HostPort {
-    HostPort { host: addr.ip().to_string(), port: addr.port() }
+/// Kills every process of the lab, removes its directories and ends the demo with 130 (the
+/// shell's code for "stopped by SIGINT"). Exiting here is the point: the main thread is busy
+/// and a signal cannot unwind it to run the lab's destructors.
+fn stop_everything(armed: Armed) -> ! {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    for pidfile in &armed.pidfiles {
+        lab::kill_floating(pidfile);
+    }
+    for (pid, _) in &armed.processes {
+        let pid = Pid::from_raw(*pid as i32);
+        let _ = kill(pid, Signal::SIGCONT);
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+    for dir in &armed.dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    eprintln!("\ninterrupted: stopped {} processes and removed the lab's directories", armed.processes.len() + armed.pidfiles.len());
+    std::process::exit(130)
 }

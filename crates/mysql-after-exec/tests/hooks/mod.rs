@@ -6,9 +6,9 @@
 //!
 //! A package's own hook comes from `CARGO_BIN_EXE_…`; the other hook is found next to the test
 //! executable (`target/<profile>/mysql-before-exec`), as ripgrep's tests find `rg`, unless
-//! `SENGU_MYSQL_BEFORE_EXEC` / `SENGU_MYSQL_AFTER_EXEC` names it. Cargo builds both under
-//! `cargo test --workspace`; under `cargo test -p <one hook>` the other is built first with
-//! `cargo build -p …` (see [`hook_bin`]).
+//! `SENGU_MYSQL_BEFORE_EXEC` / `SENGU_MYSQL_AFTER_EXEC` names it. `cargo test --workspace`
+//! builds both; under `cargo test -p <one hook>` the other is built only if missing (see
+//! [`hook_bin`]).
 
 #![allow(dead_code)] // each test file uses a different subset
 
@@ -177,9 +177,11 @@ pub fn before_bin() -> String {
 }
 
 /// A hook binary: the path in `override_var`, else the package's own binary (`own`, from
-/// `CARGO_BIN_EXE_…`), else the copy next to this test executable, built first with cargo (a
-/// no-op when it is up to date) so that `cargo test -p <one hook>` never runs a stale or
-/// missing copy of the other.
+/// `CARGO_BIN_EXE_…`), else the copy next to this test executable. `cargo test --workspace`
+/// builds that copy fresh; when it is missing (`cargo test -p <one hook>` on a fresh tree) it is
+/// built here first. It is not rebuilt when present: `cargo build -p` resolves features apart
+/// from the test run and would recompile dependencies, so after changing the other hook alone,
+/// run `cargo test --workspace` (or build it) to test the new copy.
 fn hook_bin(name: &str, own: Option<&str>, override_var: &str) -> String {
     if let Ok(path) = std::env::var(override_var) {
         return path;
@@ -189,16 +191,18 @@ fn hook_bin(name: &str, own: Option<&str>, override_var: &str) -> String {
     }
     let exe = std::env::current_exe().unwrap();
     // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut build = std::process::Command::new(cargo);
-    build.args(["build", "--quiet", "-p", name]).current_dir(env!("CARGO_MANIFEST_DIR"));
-    if dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
+    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--quiet", "--bin", name, "-p", name]).current_dir(env!("CARGO_MANIFEST_DIR"));
+        if path.parent().and_then(Path::file_name).is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap_or_else(|e| panic!("run cargo build -p {name}: {e}"));
+        assert!(status.success(), "cargo build -p {name} failed; build it or set {override_var}");
     }
-    let status = build.status().unwrap_or_else(|e| panic!("run cargo build -p {name}: {e}"));
-    assert!(status.success(), "cargo build -p {name} failed; or set {override_var}");
-    dir.join(name).display().to_string()
+    path.display().to_string()
 }
 
 fn run_hook(bin: &str, dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> Run {

@@ -179,3 +179,48 @@ pub fn wait_master_in_dns(consul: &Consul, ip: IpAddr, timeout: Duration, contex
         context,
     )
 }
+
+/// A stand-in with one agent on 127.0.0.11 and DNS on an ephemeral port of 127.0.0.1, for
+/// tests that run the binary themselves and shape DNS through the catalog.
+pub fn dns_standin() -> Standin {
+    Standin::builder().agent(NODES[0], host(11)).dns(true).start().unwrap_or_else(|e| panic!("consul-standin did not start: {e}"))
+}
+
+/// A client for the stand-in's first agent.
+pub fn client(standin: &Standin) -> sengu::consul::Client {
+    let config = sengu::consul::ClientConfig::default().with_address(&standin.http_url(NODES[0]).unwrap()).unwrap();
+    sengu::consul::Client::new(&config).unwrap()
+}
+
+/// Registers a catalog-only node `node` at `ip` with a `redis` instance tagged master (no
+/// checks, so DNS counts it healthy): a master as DNS sees it.
+pub fn register_master_in_catalog(standin: &Standin, node: &str, ip: IpAddr) {
+    use sengu::consul::{CatalogRegistration, Service};
+    let registration = CatalogRegistration {
+        node: node.to_string(),
+        address: ip.to_string(),
+        service: Some(Service { service: SERVICE.into(), tags: vec!["master".into()], port: 6379, ..Default::default() }),
+        ..Default::default()
+    };
+    client(standin).catalog_register(&registration).unwrap();
+}
+
+/// A port on `ip` where nothing listens, reserved so no other test takes it meanwhile.
+pub fn dead_port(ip: IpAddr) -> (PortLease, SocketAddr) {
+    let lease = reserve(ip);
+    let addr = SocketAddr::new(ip, lease.port());
+    (lease, addr)
+}
+
+/// A TCP listener that never accepts: the kernel completes handshakes from its backlog, so a
+/// client connects and then waits forever, like a hung server.
+pub fn black_hole(ip: IpAddr) -> (PortLease, std::net::TcpListener) {
+    let lease = reserve(ip);
+    let listener = std::net::TcpListener::bind((ip, lease.port())).unwrap();
+    (lease, listener)
+}
+
+/// Builds an argv from string-ish parts.
+pub fn argv(parts: &[&dyn std::fmt::Display]) -> Vec<String> {
+    parts.iter().map(|p| p.to_string()).collect()
+}

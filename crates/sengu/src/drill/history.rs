@@ -55,6 +55,14 @@ fn time_part(key: &str) -> &str {
     key.rsplit('/').next().unwrap_or(key)
 }
 
+/// The history in `format`.
+pub fn render(entries: &[Entry], format: crate::check::Format) -> String {
+    match format {
+        crate::check::Format::Text => render_text(entries),
+        crate::check::Format::Json => render_json(entries),
+    }
+}
+
 /// The history as a table, one drill per line.
 pub fn render_text(entries: &[Entry]) -> String {
     if entries.is_empty() {

@@ -179,6 +179,7 @@ fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &Host
         (clock, (outcome, new))
     });
     let end = Instant::now();
+    let clock = timeline.first("switchover command started").map_or(clock, Clock::from_instant);
     let (command, new) = outcome;
     let new_ip = new.as_ref().and_then(HostPort::ip);
     let holder = new.clone().unwrap_or_else(|| old.clone());

@@ -109,6 +109,9 @@ impl Failures {
     }
 }
 
+/// One DNS answer: when it arrived, and the addresses (empty: NXDOMAIN) or the error.
+pub type DnsSample = (Instant, Result<Vec<IpAddr>, String>);
+
 /// What the probes saw, filled while they run.
 #[derive(Debug, Default)]
 pub struct Observed {
@@ -117,8 +120,7 @@ pub struct Observed {
     /// When each successful read completed, and where.
     pub reads: Mutex<Vec<(Instant, HostPort)>>,
     pub read_failures: Mutex<Failures>,
-    /// Each DNS answer: when, and the addresses (empty: NXDOMAIN) or the error.
-    pub dns: Mutex<Vec<(Instant, Result<Vec<IpAddr>, String>)>>,
+    pub dns: Mutex<Vec<DnsSample>>,
     stop: AtomicBool,
 }
 

@@ -103,7 +103,7 @@ pub fn run(d: &RedisDrill, consul: &Client) -> Report {
             break;
         }
     }
-    cleanup_key(d, consul, &key, &lookup);
+    cleanup_key(d, &topo.sentinels, &key);
     report.finish();
     report
 }
@@ -178,8 +178,8 @@ struct SentinelSwitch {
 
 /// Asks every sentinel for the master every few milliseconds until all name the same one
 /// other than `old`, and marks the first and the last of them on the timeline.
-fn watch_sentinels(d: &RedisDrill, old: &HostPort, timeline: &Timeline, seen: &Mutex<SentinelSwitch>, stop: &AtomicBool) {
-    let mut conns: Vec<(HostPort, Option<SentinelConn>)> = d.sentinels.iter().map(|s| (s.clone(), SentinelConn::connect(s, &d.sentinel).ok())).collect();
+fn watch_sentinels(d: &RedisDrill, sentinels: &[HostPort], old: &HostPort, timeline: &Timeline, seen: &Mutex<SentinelSwitch>, stop: &AtomicBool) {
+    let mut conns: Vec<(HostPort, Option<SentinelConn>)> = sentinels.iter().map(|s| (s.clone(), SentinelConn::connect(s, &d.sentinel).ok())).collect();
     while !stop.load(Ordering::Relaxed) {
         let mut names: Vec<Option<HostPort>> = Vec::new();
         for (addr, conn) in conns.iter_mut() {
@@ -194,13 +194,11 @@ fn watch_sentinels(d: &RedisDrill, old: &HostPort, timeline: &Timeline, seen: &M
                     None
                 }
             };
-            if let Some(m) = named.as_ref().filter(|m| *m != old) {
-                if let Ok(mut s) = seen.lock() {
-                    if s.first.is_none() {
-                        s.first = Some((Instant::now(), addr.clone(), m.clone()));
-                        timeline.mark("first sentinel names the new master", format!("{addr} names {m}"));
-                    }
-                }
+            if let (Some(m), Ok(mut s)) = (named.as_ref().filter(|m| *m != old), seen.lock())
+                && s.first.is_none()
+            {
+                s.first = Some((Instant::now(), addr.clone(), m.clone()));
+                timeline.mark("first sentinel names the new master", format!("{addr} names {m}"));
             }
             names.push(named);
         }
@@ -245,7 +243,7 @@ fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLook
             return (clock, None, false);
         }
         let switched = std::thread::scope(|s| {
-            s.spawn(|| watch_sentinels(d, &topo.master, &timeline, &seen, &stop_watch));
+            s.spawn(|| watch_sentinels(d, &topo.sentinels, &topo.master, &timeline, &seen, &stop_watch));
             let switched = switch::run(d, consul, topo, &admin, &timeline);
             if let Some(new) = switched.new_master.clone() {
                 converge(d, &topo.master, &new, clock.zero(), &observed, &seen, &timeline);
@@ -256,6 +254,8 @@ fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLook
         (clock, Some(switched), true)
     });
     let end = Instant::now();
+    // Zero is the moment the switch started, after the drill opened its connections.
+    let clock = timeline.first("switch started").map_or(clock, Clock::from_instant);
     let mut round = Round {
         round: n,
         from: topo.master.to_string(),
@@ -387,11 +387,9 @@ fn invariants(
 }
 
 /// Deletes the drill key on whichever server is master now.
-fn cleanup_key(d: &RedisDrill, _consul: &Client, key: &str, _lookup: &NameLookup) {
-    let votes = crate::redis::ask_sentinels(&d.sentinels, &d.master_name, &d.sentinel);
-    if let Some(master) = votes.majority() {
-        if let Ok(mut c) = RedisConn::connect(&master, &d.admin()) {
-            let _ = c.query::<::redis::Value>(::redis::cmd("DEL").arg(key), "DEL");
-        }
+fn cleanup_key(d: &RedisDrill, sentinels: &[HostPort], key: &str) {
+    let votes = crate::redis::ask_sentinels(sentinels, &d.master_name, &d.sentinel);
+    if let Some(mut c) = votes.majority().and_then(|master| RedisConn::connect(&master, &d.admin()).ok()) {
+        let _ = c.query::<::redis::Value>(::redis::cmd("DEL").arg(key), "DEL");
     }
 }

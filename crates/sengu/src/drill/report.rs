@@ -262,6 +262,14 @@ impl Report {
         )
     }
 
+    /// The report in `format`.
+    pub fn render(&self, format: crate::check::Format) -> String {
+        match format {
+            crate::check::Format::Text => self.render_text(),
+            crate::check::Format::Json => self.render_json(),
+        }
+    }
+
     pub fn render_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"cannot render the report: {e}\"}}"))
     }

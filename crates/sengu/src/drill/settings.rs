@@ -20,7 +20,7 @@ use crate::mysql::{Credentials, OptionFileError, Timeouts};
 use crate::mysql_hooks::settings::MysqlFileSettings;
 use crate::redis::ConnectOptions;
 use crate::roles::RoleTags;
-use crate::settings::{self, optional_duration, parse_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
+use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
 
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(10);
 pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(250);
@@ -308,11 +308,6 @@ pub fn bounded_client(common: &CommonArgs, consul: &ConsulArgs, config: &ConfigF
     let mut client = client(common, consul, config)?;
     client.set_deadline(Some(Instant::now() + common.timeout.unwrap_or(default)));
     Ok(client)
-}
-
-/// Parses a duration flag value (re-exported for the binary's own flags).
-pub fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text)
 }
 
 #[cfg(test)]

@@ -24,6 +24,17 @@ impl Clock {
         Clock { zero: Instant::now(), wall: SystemTime::now() }
     }
 
+    /// A clock whose zero is `at` (a moment already recorded, such as the start of the switch).
+    pub fn from_instant(at: Instant) -> Clock {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let wall = match now.checked_duration_since(at) {
+            Some(ago) => wall.checked_sub(ago).unwrap_or(wall),
+            None => wall + at.duration_since(now),
+        };
+        Clock { zero: at, wall }
+    }
+
     /// The instant of zero.
     pub fn zero(&self) -> Instant {
         self.zero
@@ -127,6 +138,15 @@ mod tests {
         assert!(events[1].at_ms > 0.0);
         assert_eq!(timeline.first("later"), Some(now + Duration::from_millis(60)));
         assert_eq!(timeline.first("never"), None);
+    }
+
+    #[test]
+    fn a_clock_can_start_at_a_recorded_moment() {
+        let then = Instant::now() - Duration::from_millis(50);
+        let clock = Clock::from_instant(then);
+        assert!(clock.now_ms() >= 50.0);
+        let ago = SystemTime::now().duration_since(clock.wall()).unwrap();
+        assert!(ago >= Duration::from_millis(50) && ago < Duration::from_secs(5), "{ago:?}");
     }
 
     #[test]

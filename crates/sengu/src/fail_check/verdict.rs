@@ -6,6 +6,9 @@
 //! The rule (orchestrator's holistic detection): the master is dead only when this monitor
 //! cannot reach it *and* every replica that can be asked has lost its connection to it too. A
 //! replica that still receives from the master proves it alive, whatever the monitor sees.
+//!
+//! It is one piece past 400 lines because the observation types exist only to be judged here:
+//! splitting them from the table that reads them would split one vocabulary in two.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};

@@ -17,7 +17,8 @@
 //! | not configured | two or more addresses | critical, as the old script |
 //! | not configured | lookup failed (down, timeout, SERVFAIL) | warning: uniqueness unproven, stay in DNS |
 //!
-//! For a local replica (modes `replica` and `auto`): syncing is warning, a link down is
+//! For a local replica (modes `replica` and `auto`): syncing (a full sync, or the handshake
+//! before it, which `ROLE` tells apart from a lost master) is warning, a link down is
 //! critical, no I/O from the master for more than `--max-lag` is warning; with a sentinel
 //! majority, following another master than theirs (or being the node they call master) is
 //! critical; without a majority the replica is at best warning. In mode `master` a replica is
@@ -88,6 +89,9 @@ pub struct DnsAnswer {
 pub struct Observations {
     /// `INFO replication` of the local Redis.
     pub local: Result<ReplicationInfo, redis::Error>,
+    /// The replication state from `ROLE` (`connect`, `connecting`, `handshake`, `sync`,
+    /// `connected`), asked only of a replica whose INFO shows the link down and no sync.
+    pub replica_state: Option<String>,
     pub identity: Identity,
     /// `None` when no sentinel is configured.
     pub sentinels: Option<MasterVotes>,
@@ -311,13 +315,16 @@ fn decide_replica(
     }
     let lag = Duration::from_secs(u64::try_from(link.last_io_seconds_ago).unwrap_or(0));
     let details = format!(
-        "master_link_status: {}\nmaster_last_io_seconds_ago: {}\nmaster_sync_in_progress: {}{}",
+        "master_link_status: {}\nmaster_last_io_seconds_ago: {}\nmaster_sync_in_progress: {}{}{}",
         if link.link_status == LinkStatus::Up { "up" } else { "down" },
         link.last_io_seconds_ago,
         u8::from(link.sync_in_progress),
         link.link_down_since_seconds.map(|s| format!("\nmaster_link_down_since_seconds: {s}")).unwrap_or_default(),
+        obs.replica_state.as_deref().map(|s| format!("\nrole state: {s}")).unwrap_or_default(),
     );
-    let replication = if link.sync_in_progress {
+    // A handshake includes waiting for the master's BGSAVE before a full sync: syncing too.
+    let syncing = link.sync_in_progress || matches!(obs.replica_state.as_deref(), Some("handshake" | "sync"));
+    let replication = if syncing {
         SubResult::warning("replication", format!("replica {label} is syncing from {upstream}"))
     } else if link.link_status == LinkStatus::Down {
         SubResult::critical("replication", format!("replica {label} has lost its master {upstream}"))

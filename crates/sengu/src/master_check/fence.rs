@@ -9,7 +9,7 @@
 //! among the replicas of the master they name, and that master answers `role:master`. Without
 //! both, the pause stays (renewed by the next run) and nothing else changes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::redis::Value;
 
@@ -17,11 +17,12 @@ use super::{FencePlan, FenceResult, Settings, same_endpoint};
 use crate::addr::HostPort;
 use crate::redis::{ConnectOptions, InfoRole, RedisConn, SentinelConn};
 
-/// Fences `plan.me`, finishing by `deadline`.
-pub(crate) fn fence(settings: &Settings, plan: &FencePlan, deadline: Instant) -> FenceResult {
+/// Fences `plan.me` within about `window`: each step (the local commands, then the guard's
+/// parallel questions) gets a third of it.
+pub(crate) fn fence(settings: &Settings, plan: &FencePlan, window: Duration) -> FenceResult {
     let me = plan.me.clone();
-    let window = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(30));
-    let opts = ConnectOptions { connect_timeout: window / 3, io_timeout: window / 3, auth: settings.auth.clone(), ..Default::default() };
+    let step = super::observe::whole_ms(window / 6);
+    let opts = ConnectOptions { connect_timeout: step, io_timeout: step, auth: settings.auth.clone(), ..Default::default() };
     let failed = |e: crate::redis::Error| FenceResult::Failed { me: me.clone(), error: e.to_string() };
     let mut conn = match RedisConn::connect(&settings.redis, &opts) {
         Ok(conn) => conn,

@@ -157,21 +157,37 @@ const PUBLISH_SHARE: f64 = 0.95;
 /// Runs the check once and returns its outcome; never takes much longer than the budget.
 pub fn run(settings: &Settings) -> Outcome {
     let start = Instant::now();
-    let at = |share: f64| start + settings.timeout.mul_f64(share);
-    let seen = observe::observe(settings, at(OBSERVE_SHARE));
+    let share = |f: f64| observe::whole_ms(settings.timeout.mul_f64(f));
+    let at = |f: f64| start + share(f);
+    let seen = observe::observe(settings, start, share(OBSERVE_SHARE));
     let decision = decide(&settings.policy(), &seen.observations);
-    let fence = decision.fence.as_ref().map(|plan| fence::fence(settings, plan, at(FENCE_SHARE)));
+    let fence = decision.fence.as_ref().map(|plan| fence::fence(settings, plan, share(FENCE_SHARE - OBSERVE_SHARE)));
     let publish = match (&decision.claim, settings.publish_tags) {
-        (Some(claim), true) => Some(publish(seen.consul, claim, &settings.tags, at(PUBLISH_SHARE))),
+        (Some(claim), true) => Some(publish(settings, seen.consul, claim, at(PUBLISH_SHARE))),
         _ => None,
     };
     finish(decision, fence, publish)
 }
 
-fn publish(consul: observe::ConsulSide, claim: &roles::Claim, tags: &RoleTags, deadline: Instant) -> Result<roles::PublishReport, roles::Error> {
+/// How often a publish whose transaction lost a race (another host retagged an instance between
+/// our read and our write) reads and plans again within the budget.
+const PUBLISH_ATTEMPTS: usize = 3;
+
+fn publish(settings: &Settings, consul: observe::ConsulSide, claim: &roles::Claim, deadline: Instant) -> Result<roles::PublishReport, roles::Error> {
     let mut client = consul.client?;
-    let instances = consul.instances.unwrap_or_else(|| Err(consul::Error::Config("the catalog was not read".into())))?;
-    let plan = roles::plan(&instances, claim, tags)?;
+    let mut instances = consul.instances.unwrap_or_else(|| Err(consul::Error::Config("the catalog was not read".into())))?;
+    let window = deadline.saturating_duration_since(Instant::now());
     client.set_deadline(Some(deadline));
-    Ok(roles::apply(&client, &plan)?)
+    let steady = |e: consul::Error| roles::Error::Consul(observe::steady(e, window));
+    let mut attempt = 1;
+    loop {
+        let plan = roles::plan(&settings.service, &instances, claim, &settings.tags)?;
+        match roles::apply(&client, &plan) {
+            Err(e) if e.class() == consul::ErrorClass::Conflict && attempt < PUBLISH_ATTEMPTS => {
+                attempt += 1;
+                instances = roles::read_instances(&client, &settings.service).map_err(steady)?;
+            }
+            other => return other.map_err(steady),
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{DnsAnswer, Identity, IdentitySource, Mode, Observations, Settings};
 use crate::consul::{self, AgentSelf};
 use crate::dns::{self, DnsError, Family, Source, Transport};
-use crate::redis::{self, ConnectOptions, MasterVotes, RedisConn, ReplicationInfo, ServerKind, ask_sentinels};
+use crate::redis::{self, ConnectOptions, LinkStatus, MasterVotes, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
 use crate::roles;
 
 /// What was read from Consul, kept for publishing.
@@ -27,7 +27,7 @@ pub(crate) struct Seen {
 }
 
 enum Msg {
-    Local(Result<ReplicationInfo, redis::Error>),
+    Local(Result<ReplicationInfo, redis::Error>, Option<String>),
     Sentinels(MasterVotes),
     Dns(Result<Vec<IpAddr>, DnsError>),
     Consul(Option<Result<AgentSelf, consul::Error>>, ConsulSide),
@@ -37,12 +37,30 @@ enum Msg {
 /// within the window, this only absorbs scheduling.
 const GRACE: Duration = Duration::from_millis(25);
 
-/// Asks everything that `settings` calls for and returns by `deadline` (plus [`GRACE`]).
-pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
-    let window = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
-    // Connect (and log in) gets half, the command the other half: a frozen server accepts the
-    // TCP connection from the kernel's backlog, so only the command's timeout catches it.
-    let redis_opts = ConnectOptions { connect_timeout: window / 2, io_timeout: window / 2, auth: settings.auth.clone(), ..Default::default() };
+/// `d` cut to whole milliseconds (at least 1 ms). Timeouts are named in messages, and line 1 of
+/// the output must not change from run to run while the state does not.
+pub(crate) fn whole_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
+}
+
+/// A Consul timeout names the time left of the deadline, which differs from run to run; name
+/// the window it had instead.
+pub(crate) fn steady(e: consul::Error, window: Duration) -> consul::Error {
+    match e {
+        consul::Error::Timeout { addr, request, .. } => consul::Error::Timeout { addr, request, after: window },
+        other => other,
+    }
+}
+
+/// Asks everything that `settings` calls for and returns `window` after `start` (plus
+/// [`GRACE`]).
+pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> Seen {
+    let deadline = start + window;
+    // Connecting (with its handshake and login) and the command each get 40 % of the window: a
+    // frozen server accepts the TCP connection from the kernel's backlog and then never
+    // answers, so only these timeouts catch it, and both together must end inside the window.
+    let step = whole_ms(window.mul_f64(0.4));
+    let redis_opts = ConnectOptions { connect_timeout: step, io_timeout: step, auth: settings.auth.clone(), ..Default::default() };
     // Sentinels have no ACL users of their own in the layouts we support: send only the password,
     // which a sentinel without `requirepass` accepts.
     let mut sentinel_opts = redis_opts.clone();
@@ -68,7 +86,23 @@ pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
     };
     {
         let (addr, opts) = (settings.redis.clone(), redis_opts.clone());
-        spawn(Box::new(move || Msg::Local(RedisConn::connect(&addr, &opts).and_then(|mut c| c.info_replication()))));
+        spawn(Box::new(move || {
+            let mut state = None;
+            let info = RedisConn::connect(&addr, &opts).and_then(|mut c| {
+                let info = c.info_replication()?;
+                // INFO cannot tell a replica that is starting a sync (handshake, or waiting for
+                // the master's BGSAVE) from one whose master is gone; ROLE's state can. Only
+                // asked in that case, so the usual run stays one command.
+                let unclear = info.master.as_ref().is_some_and(|m| m.link_status == LinkStatus::Down && !m.sync_in_progress);
+                if unclear {
+                    if let Ok(Role::Replica { state: s, .. }) = c.role() {
+                        state = Some(s);
+                    }
+                }
+                Ok(info)
+            });
+            Msg::Local(info, state)
+        }));
     }
     if !settings.sentinels.is_empty() {
         let (sentinels, name, opts) = (settings.sentinels.clone(), settings.sentinel_master.clone(), sentinel_opts);
@@ -77,11 +111,12 @@ pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
     if need_dns {
         let (name, source) = (dns_name.clone(), dns_source.clone());
         // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass.
-        let options = dns::Options { timeout: window.mul_f64(0.75), attempts: 1, transport: Transport::Tcp };
+        // The lookup adds up to 100 ms of its own around the attempt.
+        let options = dns::Options { timeout: whole_ms(window.mul_f64(0.75)), attempts: 1, transport: Transport::Tcp };
         spawn(Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options))));
     }
     if need_consul {
-        let config = settings.consul.clone().with_timeout(window / 2).with_deadline(deadline);
+        let config = settings.consul.clone().with_timeout(step).with_deadline(deadline);
         let (service, publish) = (settings.service.clone(), settings.publish_tags);
         spawn(Box::new(move || {
             let client = consul::Client::new(&config);
@@ -96,13 +131,17 @@ pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
     drop(tx);
 
     let mut local = None;
+    let mut replica_state = None;
     let mut votes = None;
     let mut dns_result = None;
     let mut consul_msg = None;
     loop {
         let left = (deadline + GRACE).saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Msg::Local(r)) => local = Some(r),
+            Ok(Msg::Local(r, state)) => {
+                local = Some(r);
+                replica_state = state;
+            }
             Ok(Msg::Sentinels(v)) => votes = Some(v),
             Ok(Msg::Dns(r)) => dns_result = Some(r),
             Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, side)),
@@ -140,7 +179,10 @@ pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
         after: window,
     };
     let (agent, consul) = match consul_msg {
-        Some((agent, side)) => (agent, side),
+        Some((agent, side)) => (
+            agent.map(|r| r.map_err(|e| steady(e, window))),
+            ConsulSide { client: side.client, instances: side.instances.map(|r| r.map_err(|e| steady(e, window))) },
+        ),
         None => (
             need_identity.then(|| Err(consul_timeout("GET /v1/agent/self"))),
             ConsulSide {
@@ -150,7 +192,7 @@ pub(crate) fn observe(settings: &Settings, deadline: Instant) -> Seen {
         ),
     };
     let identity = identity(settings, agent);
-    Seen { observations: Observations { local, identity, sentinels, dns }, consul }
+    Seen { observations: Observations { local, replica_state, identity, sentinels, dns }, consul }
 }
 
 /// `--advertise-ip`, else the agent's node address, else the `--redis` host unless loopback.

@@ -7,6 +7,9 @@
 //! exactly as read (`cas`, `delete-cas`, `check-index` or `check-not-exists`), and the move
 //! record is written with `cas` too. So a plan decided on a stale view is rolled back as a
 //! whole, and the caller re-reads and decides again: nothing is ever overwritten blindly.
+//!
+//! One file because the three plans (`before`, `publish`, `unpublish`) share the guard and
+//! move-record helpers; about half of it is their unit tests.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -189,7 +192,9 @@ pub fn before(input: &BeforeInput<'_>) -> Plan {
     if let Some(node) = view.master_node.as_ref().filter(|_| !keep_node) {
         plan.remove_master_node(names, node);
     }
-    let finished = (keep_kv || keep_node) && (keep_kv || view.kv.is_none()) && (keep_node || view.master_node.is_none());
+    // Finished: there are master records, and every one of them names the verified new master.
+    let finished =
+        (view.kv.is_some() || view.master_node.is_some()) && keep_kv == view.kv.is_some() && keep_node == view.master_node.is_some();
     if !finished {
         plan.record_move(names, view, MoveRecord::new(old, new, now));
     }
@@ -219,15 +224,15 @@ pub fn others(view: &View, old: Option<&HostPort>, new: &HostPort) -> Vec<HostPo
         names(new) || old.is_some_and(names)
     };
     let mut out: Vec<HostPort> = Vec::new();
-    if let Some(kv) = &view.kv {
-        if !is_known(&kv.value.host, kv.value.port) {
-            out.extend(kv.value.probe_addr(new.port));
-        }
+    if let Some(kv) = &view.kv
+        && !is_known(&kv.value.host, kv.value.port)
+    {
+        out.extend(kv.value.probe_addr(new.port));
     }
-    if let Some(node) = &view.master_node {
-        if !is_known(&node.address, node.service_port) {
-            out.extend(HostPort::from_parts(&node.address, &node.service_port.unwrap_or(new.port).to_string()).ok());
-        }
+    if let Some(node) = &view.master_node
+        && !is_known(&node.address, node.service_port)
+    {
+        out.extend(HostPort::from_parts(&node.address, &node.service_port.unwrap_or(new.port).to_string()).ok());
     }
     out.dedup();
     out

@@ -130,7 +130,12 @@ pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLo
                             format!("{what}: {state}, and {other} is a writable master too; left as is, a person must decide which master is right"),
                         );
                     }
-                    notes.extend(others.iter().map(|o| format!("replacing {o} in consul: it is not a writable master")));
+                    for other in &others {
+                        let note = format!("replacing {other} in consul: it is not a writable master");
+                        if !notes.contains(&note) {
+                            notes.push(note);
+                        }
+                    }
                     let old_replicates_new = old.is_some_and(|o| servers::replicates_from(o, new, creds, timeouts));
                     let input = plan::PublishInput { view: &view, names, old, new, kv_format: settings.kv_format, old_replicates_new, now: SystemTime::now() };
                     (plan::publish(&input), HookExit::Done, "publish")

@@ -75,6 +75,14 @@ impl MonitorParams {
     }
 }
 
+impl MonitorParams {
+    /// How long after a master change no sentinel is moved: `settle_time` if set, else the
+    /// failover-timeout (after which Sentinel considers a failover over or abandoned).
+    pub fn settle(&self, s: &Settings) -> Duration {
+        s.settle_time.unwrap_or(self.failover_timeout)
+    }
+}
+
 /// Quotes a config argument the way Redis's `sdssplitargs` reads it back, so passwords and
 /// paths with spaces or quotes survive.
 fn quote(s: &str) -> String {

@@ -287,6 +287,31 @@ impl Observation {
         }
     }
 
+    /// How long ago the master last changed: the largest `role-reported-time` (ms since the
+    /// master entry was created or its role last changed) among the sentinels that answered, so
+    /// a sentinel that only just (re)started does not make a quiet master look new.
+    pub fn master_age(&self, s: &Settings) -> Option<Duration> {
+        self.probes(s)
+            .iter()
+            .filter_map(|(_, p)| p.view()?.master.as_ref()?.fields.get("role-reported-time")?.parse::<u64>().ok())
+            .max()
+            .map(Duration::from_millis)
+    }
+
+    /// The fixed sentinels that could not be asked, with why.
+    pub fn unseen_fixed(&self, s: &Settings) -> Vec<String> {
+        [(&s.here.sentinel, &self.here_fixed), (&s.peer.sentinel, &self.peer_fixed)]
+            .into_iter()
+            .filter_map(|(addr, p)| match p {
+                Probe::Answered(v) if v.master.is_some() => None,
+                Probe::Answered(_) => Some(format!("sentinel {addr} does not monitor {}", s.master_name)),
+                Probe::Refused => Some(format!("sentinel {addr}: nothing listens")),
+                Probe::NoAnswer(d) => Some(format!("sentinel {addr}: {d}")),
+                Probe::Failed(e) => Some(e.to_string()),
+            })
+            .collect()
+    }
+
     /// Parameters of the monitor as the fixed sentinels have them, to give the floating one the same.
     pub fn learned_master(&self) -> Option<&SentinelMaster> {
         [&self.here_fixed, &self.peer_fixed].into_iter().filter_map(|p| p.view()?.master.as_ref()).next()

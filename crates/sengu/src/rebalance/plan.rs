@@ -8,6 +8,8 @@
 //! The master's host never starts it and never gives it away on its own; it only stops a second
 //! copy. So two hosts can never both decide to run it.
 
+use std::time::Duration;
+
 use serde::Serialize;
 
 use super::observe::{MasterFact, Presence, Side};
@@ -24,6 +26,13 @@ pub struct Facts {
     pub failover_signs: Vec<String>,
     /// `Ok` when this host's Redis is a replica of the master with its link up; else why not.
     pub here_replica: Result<(), String>,
+    /// Fixed sentinels that could not be asked: their failover flags are unknown.
+    pub unseen: Vec<String>,
+    /// How long ago the master last changed, as the sentinel that saw it longest ago says
+    /// (`role-reported-time` of its master entry); `None` when no sentinel said.
+    pub master_age: Option<Duration>,
+    /// No sentinel is moved until the master has been the master this long.
+    pub settle: Duration,
 }
 
 /// A change to make.
@@ -101,6 +110,23 @@ pub fn decide(f: &Facts) -> Plan {
                 if let Err(why) = &f.here_replica {
                     return Plan::Wait(format!("this host's redis is not a healthy replica yet: {why}"));
                 }
+                // A voter must not appear while an election may run unseen: every fixed
+                // sentinel must have answered, and the last master change be old enough
+                // (reference A4: a fresh process with an old myid could vote twice in one epoch).
+                if !f.unseen.is_empty() {
+                    return Plan::Wait(format!("cannot see every sentinel, so not every election: {}", f.unseen.join("; ")));
+                }
+                match f.master_age {
+                    Some(age) if age >= f.settle => {}
+                    Some(age) => {
+                        return Plan::Wait(format!(
+                            "the master changed {} ago; no sentinel moves within {} of a change",
+                            humantime::format_duration(Duration::from_secs(age.as_secs())),
+                            humantime::format_duration(f.settle)
+                        ));
+                    }
+                    None => return Plan::Wait("no sentinel reports how long the master has been the master".into()),
+                }
                 match peer {
                     Presence::Running => Plan::Act(Action::Move),
                     Presence::Stopped | Presence::Foreign { .. } => Plan::Act(Action::Start),
@@ -124,6 +150,9 @@ mod tests {
             peer,
             failover_signs: vec![],
             here_replica: Ok(()),
+            unseen: vec![],
+            master_age: Some(Duration::from_secs(600)),
+            settle: Duration::from_secs(180),
         }
     }
 
@@ -176,6 +205,23 @@ mod tests {
         let mut f = facts(Side::Peer, Stopped, Running);
         f.failover_signs = vec!["sentinel 10.0.0.12:26379 flags master 10.0.0.12:6379 failover_in_progress".into()];
         assert!(matches!(decide(&f), Plan::Wait(why) if why.contains("failover is under way")));
+    }
+
+    #[test]
+    fn no_voter_appears_soon_after_a_master_change_or_while_a_sentinel_is_unseen() {
+        let mut f = facts(Side::Peer, Stopped, Running);
+        f.master_age = Some(Duration::from_secs(5));
+        assert!(matches!(decide(&f), Plan::Wait(why) if why.contains("the master changed 5s ago; no sentinel moves within 3m")));
+        f.master_age = None;
+        assert!(matches!(decide(&f), Plan::Wait(_)));
+        let mut f = facts(Side::Peer, Stopped, Stopped);
+        f.unseen = vec!["sentinel 10.0.0.12:26379 is unreachable".into()];
+        assert!(matches!(decide(&f), Plan::Wait(why) if why.contains("cannot see every sentinel")));
+        // Stopping a second copy needs no such care.
+        let mut f = facts(Side::Peer, Running, Running);
+        f.unseen = vec!["x".into()];
+        f.master_age = Some(Duration::ZERO);
+        assert_eq!(decide(&f), Plan::Act(Action::StopPeer));
     }
 
     #[test]

@@ -36,7 +36,16 @@ pub(crate) fn facts(s: &Settings, obs: &Observation) -> Facts {
         MasterFact::On(_, m) => obs.here_is_healthy_replica_of(m),
         _ => Err("no master yet".into()),
     };
-    Facts { master, here: obs.floating_here(s), peer: obs.floating_peer(s), failover_signs: obs.failover_signs(s), here_replica }
+    Facts {
+        master,
+        here: obs.floating_here(s),
+        peer: obs.floating_peer(s),
+        failover_signs: obs.failover_signs(s),
+        here_replica,
+        unseen: obs.unseen_fixed(s),
+        master_age: obs.master_age(s),
+        settle: MonitorParams::pick(s, obs.learned_master()).settle(s),
+    }
 }
 
 /// Where the floating sentinel runs, or should run, for the quorum check.
@@ -294,12 +303,18 @@ struct Publisher<'a> {
     client: Option<Result<consul::Client, consul::Error>>,
     done_for: Option<HostPort>,
     failure: Option<(Exit, String)>,
+    /// When the last attempt failed: a Consul that is down is asked again only after a pause,
+    /// not on every look of a waiting run.
+    failed_at: Option<Instant>,
     note: Option<String>,
 }
 
+/// The pause after a failed publish before the next attempt within the same run.
+const PUBLISH_RETRY: Duration = Duration::from_secs(5);
+
 impl<'a> Publisher<'a> {
     fn new(s: &'a Settings, deadline: Instant) -> Self {
-        Publisher { s, deadline, client: None, done_for: None, failure: None, note: None }
+        Publisher { s, deadline, client: None, done_for: None, failure: None, failed_at: None, note: None }
     }
 
     fn client(&mut self) -> Result<&consul::Client, consul::Error> {
@@ -316,7 +331,7 @@ impl<'a> Publisher<'a> {
 
     fn publish(&mut self, master: &HostPort, log: &mut ActionLog) {
         let Some(service) = self.s.service.clone() else { return };
-        if self.done_for.as_ref() == Some(master) {
+        if self.done_for.as_ref() == Some(master) || self.failed_at.is_some_and(|t| t.elapsed() < PUBLISH_RETRY) {
             return;
         }
         let claim = Claim::Master { at: master.clone(), others: Others::Demote };
@@ -340,6 +355,7 @@ impl<'a> Publisher<'a> {
                 self.note = Some(format!("consul: service {service:?} tags {master} as master ({text})"));
                 self.done_for = Some(master.clone());
                 self.failure = None;
+                self.failed_at = None;
             }
             Err(e) => {
                 log.record("publish-roles-failed", &[("service", &service), ("master", master), ("error", &e)]);
@@ -348,6 +364,7 @@ impl<'a> Publisher<'a> {
                     _ => Exit::GiveUp,
                 };
                 self.failure = Some((exit, format!("could not publish the roles to consul: {e}")));
+                self.failed_at = Some(Instant::now());
             }
         }
     }

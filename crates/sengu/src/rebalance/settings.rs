@@ -89,6 +89,10 @@ pub struct Layer {
     /// How long to wait for this host's Redis to become a healthy replica before a move.
     #[serde(with = "optional_duration")]
     pub replica_wait: Option<Duration>,
+    /// No sentinel is moved until the master has been the master this long [default: the
+    /// sentinels' failover-timeout].
+    #[serde(with = "optional_duration")]
+    pub settle_time: Option<Duration>,
     /// The whole run's budget.
     #[serde(with = "optional_duration")]
     pub timeout: Option<Duration>,
@@ -143,6 +147,7 @@ pub struct Settings {
     pub lock_file: PathBuf,
     pub reset_wait: Duration,
     pub replica_wait: Duration,
+    pub settle_time: Option<Duration>,
     pub timeout: Duration,
     /// How to reach Redis and the sentinels (credentials from `REDISCLI_AUTH` or `[redis]`).
     pub connect: ConnectOptions,
@@ -174,6 +179,7 @@ impl Layer {
             lock_file: self.lock_file.or(lower.lock_file),
             reset_wait: self.reset_wait.or(lower.reset_wait),
             replica_wait: self.replica_wait.or(lower.replica_wait),
+            settle_time: self.settle_time.or(lower.settle_time),
             timeout: self.timeout.or(lower.timeout),
         }
     }
@@ -251,6 +257,7 @@ impl Layer {
             lock_file: self.lock_file.unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_FILE)),
             reset_wait: self.reset_wait.unwrap_or(DEFAULT_RESET_WAIT),
             replica_wait: self.replica_wait.unwrap_or(DEFAULT_REPLICA_WAIT),
+            settle_time: self.settle_time,
             timeout,
             connect: ConnectOptions {
                 connect_timeout: Duration::from_secs(1),

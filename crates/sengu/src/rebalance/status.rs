@@ -63,6 +63,14 @@ pub fn status(s: &Settings) -> Outcome {
     if s.service.is_none() {
         out.push(SubResult::passing("consul", "no service configured: role tags are not published"));
     }
+    if out.status() == Status::Passing {
+        // Line 1 names the whole converged state, not just the first sub-result.
+        let floating = if f.here.is_running() { &s.here.floating } else { &s.peer.floating };
+        if let MasterFact::On(_, m) = &f.master {
+            let summary = format!("master {m}, floating sentinel at {floating} on the replica's host, quorum clean");
+            return out.with_summary(summary);
+        }
+    }
     out
 }
 

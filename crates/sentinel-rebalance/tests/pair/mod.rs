@@ -332,6 +332,16 @@ impl Pair {
         Ok(())
     }
 
+    /// Waits until the master has been the master longer than the failover-timeout (6 s in the
+    /// testbed), as every move requires.
+    pub fn wait_settled(&self) {
+        self.wait("the master to be older than the failover-timeout", Duration::from_secs(20), || {
+            self.set.sentinels().iter().any(|s| {
+                s.master_info().is_ok_and(|m| m.get("role-reported-time").and_then(|t| t.parse::<u64>().ok()).is_some_and(|t| t > 6500))
+            })
+        });
+    }
+
     pub fn wait_quorum_clean(&self, floating: H, timeout: Duration) {
         let mut last = String::new();
         let deadline = Instant::now() + timeout;
@@ -399,6 +409,12 @@ fn toml_list(items: &[String]) -> String {
 
 fn connection_info(addr: SocketAddr) -> redis::ConnectionInfo {
     redis::ConnectionInfo { addr: redis::ConnectionAddr::Tcp(addr.ip().to_string(), addr.port()), redis: Default::default() }
+}
+
+/// `SENTINEL SENTINELS mymaster` of the sentinel at `addr`: each known peer's fields.
+pub fn sentinel_peers(addr: SocketAddr) -> Option<Vec<std::collections::HashMap<String, String>>> {
+    let mut con = testbed::redis::connect(&connection_info(addr), Duration::from_millis(500)).ok()?;
+    redis::cmd("SENTINEL").arg("SENTINELS").arg("mymaster").query(&mut con).ok()
 }
 
 /// `SENTINEL MYID` of the sentinel at `addr`, if one answers.

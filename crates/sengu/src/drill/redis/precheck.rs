@@ -3,7 +3,7 @@
 //! as healthy to every sentinel; Consul instances whose tags the drill can flip. Each one is a
 //! [`PreCheck`] in the report, so a refusal says exactly what to fix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use super::RedisDrill;
@@ -11,7 +11,7 @@ use crate::addr::HostPort;
 use crate::consul::Client;
 use crate::drill::probe::{describe_answer, NameLookup, Ports};
 use crate::drill::report::PreCheck;
-use crate::redis::{ask_sentinels, InfoRole, LinkStatus, RedisConn, SentinelConn};
+use crate::redis::{ask_sentinels, Error, InfoRole, LinkStatus, RedisConn, SentinelConn};
 use crate::roles::{self, Claim, Others, Role};
 
 /// Most seconds since a replica's last acknowledgement for it to count as in sync.
@@ -21,38 +21,58 @@ const MAX_ACK_LAG_SECONDS: i64 = 1;
 #[derive(Debug, Clone)]
 pub(super) struct Topology {
     pub master: HostPort,
-    pub master_ip: IpAddr,
     /// Replicas Sentinel may promote (`replica-priority` not 0), each in sync.
     pub candidates: Vec<HostPort>,
     /// Ports of the service's instances by address, for the probes.
     pub ports: Ports,
     /// The sentinel to send `SENTINEL FAILOVER` to.
     pub sentinel: HostPort,
+    /// Every running sentinel.
+    pub sentinels: Vec<HostPort>,
 }
 
 /// Runs every pre-check and returns them, with the topology when all passed.
 pub(super) fn run(d: &RedisDrill, consul: &Client, lookup: &NameLookup) -> (Vec<PreCheck>, Option<Topology>) {
     let mut checks = Vec::new();
-    let Some((master, sentinel)) = sentinels_agree(d, &mut checks) else { return (checks, None) };
+    let Some((master, sentinel, sentinels)) = sentinels_agree(d, &mut checks) else { return (checks, None) };
     let Some(master_ip) = master.ip() else {
         checks.push(PreCheck::failed("sentinels", format!("the sentinels name {master}, not an IP address; the drill compares DNS answers by address")));
         return (checks, None);
     };
-    let sentinel_replicas = sentinel_views(d, &mut checks);
+    let sentinel_replicas = sentinel_views(d, &sentinels, &mut checks);
     let candidates = replicas_in_sync(d, &master, &sentinel_replicas, &mut checks);
     dns_names_master(lookup, master_ip, &mut checks);
     let ports = consul_instances(d, consul, &master, &candidates, &mut checks);
     let topology = match (checks.iter().all(|c| c.ok), ports) {
-        (true, Some(ports)) => Some(Topology { master, master_ip, candidates, ports, sentinel }),
+        (true, Some(ports)) => Some(Topology { master, candidates, ports, sentinel, sentinels }),
         _ => None,
     };
     (checks, topology)
 }
 
-/// Every sentinel answers and names the same master. Returns it and a sentinel to talk to.
-fn sentinels_agree(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> Option<(HostPort, HostPort)> {
-    let votes = ask_sentinels(&d.sentinels, &d.master_name, &d.sentinel);
-    if let Some((s, e)) = votes.failures.first() {
+/// Every sentinel answers and names the same master. Returns it, a sentinel to talk to and
+/// every live sentinel.
+///
+/// A configured address that refuses connections and that no running sentinel knows as a peer
+/// is not a sentinel: in the two-host layout the floating sentinel has an address on each host
+/// and runs at one of them. A sentinel its peers know must answer, though.
+fn sentinels_agree(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> Option<(HostPort, HostPort, Vec<HostPort>)> {
+    let mut votes = ask_sentinels(&d.sentinels, &d.master_name, &d.sentinel);
+    let mut known: BTreeSet<HostPort> = votes.answers.iter().map(|(s, _)| s.clone()).collect();
+    for (s, _) in &votes.answers {
+        if let Ok(peers) = SentinelConn::connect(s, &d.sentinel).and_then(|mut c| c.sentinels(&d.master_name)) {
+            known.extend(peers.iter().map(|p| p.addr()));
+        }
+    }
+    let asked: BTreeSet<HostPort> = d.sentinels.iter().cloned().collect();
+    let unasked: Vec<HostPort> = known.difference(&asked).cloned().collect();
+    if !unasked.is_empty() {
+        let more = ask_sentinels(&unasked, &d.master_name, &d.sentinel);
+        votes.answers.extend(more.answers);
+        votes.failures.extend(more.failures);
+    }
+    let absent: Vec<String> = votes.failures.iter().filter(|(s, e)| !known.contains(s) && matches!(e, Error::Unreachable { .. })).map(|(s, _)| s.to_string()).collect();
+    if let Some((s, e)) = votes.failures.iter().find(|(s, e)| known.contains(s) || !matches!(e, Error::Unreachable { .. })) {
         checks.push(PreCheck::failed("sentinels", format!("sentinel {s} did not answer: {e}")));
         return None;
     }
@@ -61,10 +81,12 @@ fn sentinels_agree(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> Option<(HostPo
         .iter()
         .map(|(s, m)| format!("{s} names {}", m.as_ref().map_or_else(|| format!("no master {:?}", d.master_name), ToString::to_string)))
         .collect();
+    let live: Vec<HostPort> = votes.answers.iter().map(|(s, _)| s.clone()).collect();
     match votes.tally().as_slice() {
         [(master, n)] if *n == votes.answers.len() && *n > 0 => {
-            checks.push(PreCheck::ok("sentinels", format!("all {n} sentinels name {master} as the master of {:?}", d.master_name)));
-            Some((master.clone(), votes.answers[0].0.clone()))
+            let absent = if absent.is_empty() { String::new() } else { format!(" (nothing runs at {}, and no sentinel knows it)", absent.join(", ")) };
+            checks.push(PreCheck::ok("sentinels", format!("all {n} sentinels name {master} as the master of {:?}{absent}", d.master_name)));
+            Some((master.clone(), live[0].clone(), live))
         }
         _ => {
             checks.push(PreCheck::failed("sentinels", format!("the sentinels do not agree: {}", named.join(", "))));
@@ -75,10 +97,10 @@ fn sentinels_agree(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> Option<(HostPo
 
 /// Quorum, no failover running, master up, as every sentinel sees it; returns each replica
 /// address with what is wrong with it in some sentinel's view (empty: nothing).
-fn sentinel_views(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> BTreeMap<HostPort, Vec<String>> {
+fn sentinel_views(d: &RedisDrill, sentinels: &[HostPort], checks: &mut Vec<PreCheck>) -> BTreeMap<HostPort, Vec<String>> {
     let mut replicas: BTreeMap<HostPort, Vec<String>> = BTreeMap::new();
     let mut problems = Vec::new();
-    for s in &d.sentinels {
+    for s in sentinels {
         let view = SentinelConn::connect(s, &d.sentinel).and_then(|mut c| Ok((c.ckquorum(&d.master_name)?, c.master(&d.master_name)?, c.replicas(&d.master_name)?)));
         let (quorum, master, seen) = match view {
             Ok(v) => v,
@@ -105,7 +127,7 @@ fn sentinel_views(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> BTreeMap<HostPo
         }
     }
     if problems.is_empty() {
-        checks.push(PreCheck::ok("quorum", format!("CKQUORUM OK on all {} sentinels, no failover in progress", d.sentinels.len())));
+        checks.push(PreCheck::ok("quorum", format!("CKQUORUM OK on all {} sentinels, no failover in progress", sentinels.len())));
     } else {
         checks.push(PreCheck::failed("quorum", problems.join("; ")));
     }
@@ -205,7 +227,7 @@ fn consul_instances(d: &RedisDrill, consul: &Client, master: &HostPort, candidat
         Some(_) => {}
     }
     for c in candidates {
-        if let Err(e) = roles::plan(&instances, &Claim::Master { at: c.clone(), others: Others::Demote }, &d.tags) {
+        if let Err(e) = roles::plan(&d.service, &instances, &Claim::Master { at: c.clone(), others: Others::Demote }, &d.tags) {
             problems.push(e.to_string());
         }
     }

@@ -63,7 +63,7 @@ impl Switched {
 
 /// Runs steps 1 to 7 (see the module doc), marking each on `timeline`.
 pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &ConnectOptions, timeline: &Timeline) -> Switched {
-    let out = Switched::default();
+    let mut out = Switched::default();
     let old_addr = &topo.master;
     // Connections are opened before the clock starts, so connecting is not part of the switch.
     let mut old = match RedisConn::connect(old_addr, admin) {
@@ -119,7 +119,6 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
         return out.abort(restore(&mut old, e.to_string()));
     }
     timeline.mark("failover requested", format!("SENTINEL FAILOVER {} via {}", d.master_name, topo.sentinel));
-    let mut out = out;
 
     let started = Instant::now();
     let deadline = started + d.deadlines.step;
@@ -127,11 +126,11 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
     // lets the drill finish it cleanly instead of leaving two writable masters.
     let grace = started + d.deadlines.step * 2;
     let new = loop {
-        if let Some(r) = replicas.iter_mut().find(|r| matches!(r.role(), Some(Role::Master { .. }))) {
-            break r.addr.clone();
+        if let Some(addr) = replicas.iter_mut().find_map(|r| matches!(r.role(), Some(Role::Master { .. })).then(|| r.addr.clone())) {
+            break addr;
         }
         if Instant::now() >= grace {
-            return out.abort(no_promotion(d, &mut old));
+            return out.abort(no_promotion(d, &topo.sentinels, &mut old));
         }
         std::thread::sleep(POLL);
     };
@@ -191,8 +190,8 @@ fn restore(old: &mut RedisConn, why: String) -> String {
 
 /// No replica became master in time. If no sentinel is failing over any more, nothing will
 /// happen and the pause can go; otherwise it stays until it expires.
-fn no_promotion(d: &RedisDrill, old: &mut RedisConn) -> String {
-    let in_progress = d.sentinels.iter().any(|s| {
+fn no_promotion(d: &RedisDrill, sentinels: &[HostPort], old: &mut RedisConn) -> String {
+    let in_progress = sentinels.iter().any(|s| {
         SentinelConn::connect(s, &d.sentinel).and_then(|mut c| c.master(&d.master_name)).map_or(true, |m| m.has_flag("failover_in_progress"))
     });
     let why = format!("no replica reported role:master within {}", humantime::format_duration(d.deadlines.step * 2));

@@ -85,7 +85,7 @@ fn dns_timeout() -> Option<DnsAnswer> {
 }
 
 fn obs(local: ReplicationInfo, identity: Identity, sentinels: Option<MasterVotes>, dns: Option<DnsAnswer>) -> Observations {
-    Observations { local: Ok(local), identity, sentinels, dns }
+    Observations { local: Ok(local), replica_state: None, identity, sentinels, dns }
 }
 
 /// Decides and finishes without actions; returns the decision and line 1.
@@ -258,7 +258,7 @@ fn a_redis_that_cannot_be_asked_is_critical_in_every_mode() {
     ];
     for mode in [Mode::Master, Mode::Replica, Mode::Auto] {
         for e in &errors {
-            let o = Observations { local: Err(e.clone()), identity: me_known(), sentinels: None, dns: nxdomain() };
+            let o = Observations { local: Err(e.clone()), replica_state: None, identity: me_known(), sentinels: None, dns: nxdomain() };
             let (d, out) = run(&policy(mode), &o);
             assert_eq!(line1(&out), format!("CRITICAL: {e}"));
             assert_eq!((d.claim, d.fence), (None, None));
@@ -299,6 +299,17 @@ fn a_syncing_replica_is_a_warning() {
     // During a full sync the link reads "down"; syncing wins.
     let (_, o) = run(&policy(Mode::Replica), &obs(replica_info(ME, false, -1, true), replica_me(), None, None));
     assert_eq!(line1(&o), "WARNING: replica 10.0.0.12:6379 is syncing from 10.0.0.11:6379");
+}
+
+#[test]
+fn a_replica_in_the_handshake_before_a_sync_is_a_warning_but_one_reconnecting_is_critical() {
+    // While the master delays its BGSAVE, INFO says link down and no sync; ROLE says handshake.
+    for (state, status) in [("handshake", Status::Warning), ("sync", Status::Warning), ("connect", Status::Critical), ("connecting", Status::Critical)] {
+        let mut o = obs(replica_info(ME, false, -1, false), replica_me(), None, None);
+        o.replica_state = Some(state.into());
+        let (_, out) = run(&policy(Mode::Replica), &o);
+        assert_eq!(out.status(), status, "{state}: {}", out.render_text());
+    }
 }
 
 #[test]

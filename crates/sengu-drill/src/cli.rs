@@ -1,0 +1,115 @@
+//! The command line of `sengu-drill`: three subcommands over the flag groups the library
+//! defines (`sengu::drill::settings`), plus the flags every sengu binary takes.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use sengu::drill::settings::{MysqlArgs, RedisArgs};
+use sengu::settings::{CommonArgs, ConsulArgs};
+
+/// Time budget of `history` when `--timeout` does not set one.
+pub const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sengu-drill",
+    version,
+    about = "Switch the active database side on purpose, with probes through DNS, and report what clients felt",
+    after_help = "\
+Run by: an operator or a timer, in normal times, so that failover is known to work.
+
+Each drill checks first that a switch is safe and refuses to start otherwise. While it
+switches, a probe writes a unique sequence number through the DNS name every probe interval,
+a reader reads, and a sampler asks DNS for the master name every 5 ms. The report gives a
+timeline, the write-unavailable window, the DNS convergence time, the acknowledged writes
+lost (must be 0) and whether DNS ever named two masters (must be never). Reports are stored
+in Consul KV under sengu/drills/<service>/ unless --no-history.
+
+Exit codes:
+  0  every round passed every invariant (history: listed)
+  1  a round broke an invariant or aborted; the report says what state was left
+  2  refused to start (a pre-check failed, nothing was changed), or bad input"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub consul: ConsulArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A planned switchover through Sentinel: pause writes, wait for the replica, SENTINEL
+    /// FAILOVER, publish the new master in Consul at once, demote the old one
+    Redis(RedisArgs),
+    /// Run a switchover command (e.g. mysqlrpladmin switchover) with the same probes and report
+    Mysql(MysqlArgs),
+    /// List the drills stored in Consul KV
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Only the drills of this service (or node)
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Show at most the last N drills
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sengu-drill").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn redis_needs_a_sentinel_and_a_service() {
+        assert!(parse(&["redis", "--service", "redis"]).is_err());
+        assert!(parse(&["redis", "--sentinel", "127.0.0.1:26379"]).is_err());
+        let cli = parse(&["redis", "--sentinel", "127.0.0.1:26379", "--sentinel", "127.0.0.2:26379", "--service", "redis", "--rounds", "3"]).unwrap();
+        let Command::Redis(r) = cli.command else { panic!("not redis") };
+        assert_eq!((r.sentinels.len(), r.rounds), (2, Some(3)));
+    }
+
+    #[test]
+    fn rounds_must_be_positive() {
+        assert!(parse(&["redis", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--rounds", "0"]).is_err());
+    }
+
+    #[test]
+    fn durations_and_formats_parse_after_the_subcommand() {
+        let cli = parse(&["redis", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--probe-interval", "5ms", "--format", "json"]).unwrap();
+        let Command::Redis(r) = &cli.command else { panic!("not redis") };
+        assert_eq!(r.probes.probe_interval, Some(Duration::from_millis(5)));
+        assert_eq!(cli.common.format(), sengu::check::Format::Json);
+        assert!(parse(&["redis", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--probe-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn mysql_takes_the_switchover_command_last() {
+        let cli = parse(&["mysql", "--node", "foo-db-master", "--switchover-cmd", "/bin/switch", "--to", "b"]).unwrap();
+        let Command::Mysql(m) = cli.command else { panic!("not mysql") };
+        assert_eq!(m.switchover_cmd, ["/bin/switch", "--to", "b"]);
+        assert!(parse(&["mysql", "--node", "foo-db-master"]).is_err(), "the command is required");
+    }
+
+    #[test]
+    fn history_filters_by_service() {
+        let cli = parse(&["history", "--service", "redis", "--limit", "5"]).unwrap();
+        let Command::History(h) = cli.command else { panic!("not history") };
+        assert_eq!((h.service.as_deref(), h.limit), (Some("redis"), 5));
+    }
+}

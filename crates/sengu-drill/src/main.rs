@@ -1,0 +1,35 @@
+//! `sengu-drill`: switch the active side on purpose, with probes through the DNS name, and
+//! report what the applications felt: a planned Redis switchover through Sentinel, any MySQL
+//! switchover command, and the history of past drills in Consul KV.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use sengu::drill::{self, history, settings};
+use sengu::entry::{self, Kind};
+
+fn main() -> ExitCode {
+    entry::run(Kind::Hook, |cli: cli::Cli| {
+        let config = cli.common.config_file()?;
+        let format = cli.common.format();
+        let report = match &cli.command {
+            cli::Command::Redis(args) => {
+                let (d, keep, consul) = settings::redis(args, &cli.common, &cli.consul, &config)?;
+                drill::run_redis(&d, &consul, keep)
+            }
+            cli::Command::Mysql(args) => {
+                let (d, keep, consul) = settings::mysql(args, &cli.common, &cli.consul, &config)?;
+                drill::run_mysql(&d, &consul, keep)
+            }
+            cli::Command::History(args) => {
+                let consul = settings::bounded_client(&cli.common, &cli.consul, &config, cli::HISTORY_TIMEOUT)?;
+                let entries = history::list(&consul, args.service.as_deref(), args.limit)?;
+                println!("{}", history::render(&entries, format).trim_end());
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        println!("{}", report.render(format).trim_end());
+        Ok(report.exit_code())
+    })
+}
