@@ -137,7 +137,7 @@ impl Lab {
         master.test_write("lab up");
         replica.wait_replicating(&master);
 
-        let mut lab = Lab { redis, consul, mysql: vec![master, replica], hosts, dns, agents, _leases: leases, dir };
+        let lab = Lab { redis, consul, mysql: vec![master, replica], hosts, dns, agents, _leases: leases, dir };
         for i in 0..2 {
             std::fs::write(&lab.hosts[i].config, lab.host_config(i)).expect("write a host's sengu.toml");
         }

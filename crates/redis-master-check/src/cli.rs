@@ -64,6 +64,11 @@ pub struct Cli {
     /// A sentinel to ask who the master is; repeat for each (env: comma-separated)
     #[arg(long = "sentinel", env = "SENGU_SENTINELS", value_delimiter = ',', value_name = "HOST:PORT")]
     pub sentinels: Vec<HostPort>,
+    /// How many sentinels exist, when --sentinel lists more places than that (a sentinel that
+    /// sentinel-rebalance moves between hosts): a master needs more than half of this many
+    /// [default: the number of --sentinel addresses]
+    #[arg(long, env = "SENGU_SENTINEL_COUNT", value_name = "N")]
+    pub sentinel_count: Option<usize>,
     /// The master name the sentinels monitor [default: the service name]
     #[arg(long, env = "SENGU_SENTINEL_MASTER", value_name = "NAME")]
     pub sentinel_master: Option<String>,
@@ -128,6 +133,15 @@ impl Cli {
             return Err(usage(format!("--master-tag {:?} and --replica-tag {:?} must be two different, non-empty tags", tags.master, tags.replica)));
         }
         let sentinels = if self.sentinels.is_empty() { file.sentinels.unwrap_or_default() } else { self.sentinels.clone() };
+        let sentinel_count = self.sentinel_count.or(file.sentinel_count);
+        if let Some(n) = sentinel_count {
+            let mut unique = sentinels.clone();
+            unique.sort();
+            unique.dedup();
+            if n == 0 || n > unique.len() {
+                return Err(usage(format!("invalid value '{n}' for '--sentinel-count <N>': must be from 1 to the {} --sentinel addresses given", unique.len())));
+            }
+        }
         let mut consul = ClientConfig::from_env()?;
         if let Some(addr) = self.consul.addr(config)? {
             consul = consul.with_address(&addr)?;
@@ -142,6 +156,7 @@ impl Cli {
             advertise_ip: self.advertise_ip.or(file.advertise_ip),
             mode: self.role.or(file.role).unwrap_or_default(),
             sentinels,
+            sentinel_count,
             max_lag: self.max_lag.or(file.max_lag).map_or(master_check::DEFAULT_MAX_LAG, Duration::from_secs),
             publish_tags: self.publish_tags.or(file.publish_tags).unwrap_or(false),
             fence_stale_master: self.fence_stale_master.or(file.fence_stale_master).unwrap_or(false),
@@ -229,6 +244,16 @@ mod tests {
         let e = settings(&["--dns-server", "consul:8600"], "").unwrap_err().to_string();
         assert!(e.contains("the host must be an IP address"), "{e}");
         assert_eq!(settings(&[], "").unwrap().dns_server, None, "default: the system resolver");
+    }
+
+    #[test]
+    fn sentinel_count_is_at_most_the_addresses_given() {
+        let four = ["--sentinel", "10.0.0.11:26379", "--sentinel", "10.0.0.12:26379", "--sentinel", "10.0.0.11:26380", "--sentinel", "10.0.0.12:26380"];
+        let s = settings(&[&four[..], &["--sentinel-count", "3"]].concat(), "").unwrap();
+        assert_eq!(s.sentinel_count, Some(3));
+        assert!(settings(&[&four[..], &["--sentinel-count", "5"]].concat(), "").is_err());
+        assert!(settings(&["--sentinel-count", "1"], "").unwrap_err().to_string().contains("must be from 1 to the 0 --sentinel addresses"));
+        assert_eq!(settings(&four, "").unwrap().sentinel_count, None);
     }
 
     #[test]

@@ -52,12 +52,14 @@ fn a_malformed_address_exits_two_with_a_message() {
 #[test]
 fn bad_values_exit_two_with_a_message() {
     let base = ["--redis", "127.0.0.1:6379", "--service", "redis"];
-    let with = |extra: &[&str]| [&base[..], extra].concat();
-    run(BIN, &with(&["--role", "slave"])).exits(2).stderr_contains("invalid value 'slave' for '--role <ROLE>'");
-    run(BIN, &with(&["--timeout", "0s"])).exits(2).stderr_contains("must be more than zero");
-    run(BIN, &with(&["--max-lag", "soon"])).exits(2).stderr_contains("--max-lag <SECONDS>");
-    run(BIN, &with(&["--master-tag", "same", "--replica-tag", "same"])).exits(2).stderr_contains("must be two different, non-empty tags");
-    run(BIN, &with(&["--format", "yaml"])).exits(2).stderr_contains("invalid value 'yaml'");
+    fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [base, extra].concat()
+    }
+    run(BIN, &with(&base, &["--role", "slave"])).exits(2).stderr_contains("invalid value 'slave' for '--role <ROLE>'");
+    run(BIN, &with(&base, &["--timeout", "0s"])).exits(2).stderr_contains("must be more than zero");
+    run(BIN, &with(&base, &["--max-lag", "soon"])).exits(2).stderr_contains("--max-lag <SECONDS>");
+    run(BIN, &with(&base, &["--master-tag", "same", "--replica-tag", "same"])).exits(2).stderr_contains("must be two different, non-empty tags");
+    run(BIN, &with(&base, &["--format", "yaml"])).exits(2).stderr_contains("invalid value 'yaml'");
 }
 
 #[test]

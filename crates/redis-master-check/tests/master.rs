@@ -65,7 +65,16 @@ fn the_shipped_definitions_are_usable_as_they_are() {
             }
         }
     }
-    // The wired example ships the role definition unchanged.
+    // The wired example is the role definition plus the floating sentinel's second place.
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/redis-sentinel/consul.d/redis.json");
-    assert_eq!(load(&example), load(&Shipped::Role.path()), "examples/redis-sentinel/consul.d/redis.json drifted from consul.d/redis-role.json");
+    let (mut example, mut shipped) = (load(&example), load(&Shipped::Role.path()));
+    let floating = ["--sentinel", "10.0.0.11:26380", "--sentinel-count", "3"];
+    let args = example["service"]["checks"][0]["args"].as_array_mut().unwrap();
+    let at = args.iter().position(|a| a == "10.0.0.11:26380").expect("the floating sentinel's second place") - 1;
+    let removed: Vec<Value> = args.drain(at..at + 4).collect();
+    assert_eq!(removed, floating.map(Value::from));
+    for def in [&mut example, &mut shipped] {
+        def["service"]["checks"][0]["notes"] = Value::Null;
+    }
+    assert_eq!(example, shipped, "examples/redis-sentinel/consul.d/redis.json drifted from consul.d/redis-role.json");
 }

@@ -176,7 +176,12 @@ pub enum Command {
     /// Compare the sentinels' layout with the current master and fix it (timer, boot)
     Reconcile {
         /// Also make the sentinels forget stopped extra sentinels: SENTINEL RESET on one at a time, waiting between them
-        #[arg(long)]
+        #[arg(
+            long,
+            long_help = "Also make the sentinels forget extra sentinels (stop those first): SENTINEL RESET <master> on each sentinel \
+that knows one, one at a time, waiting until it knows exactly the other two again and then --reset-wait before the next. \
+Takes about --reset-wait per sentinel beyond --timeout; for people, not for timers."
+        )]
         reset: bool,
     },
     /// Show the master, where each sentinel runs and what reconcile would change
@@ -303,5 +308,58 @@ mod tests {
         assert_eq!(cli.task().unwrap(), Task::Status);
         assert_eq!(cli.common.format(), sengu::check::Format::Json);
         assert!(parse(&["status", "extra"]).is_err());
+    }
+
+    #[test]
+    fn every_setting_flag_has_its_variable() {
+        let command = Cli::command();
+        let env = |id: &str| command.get_arguments().find(|a| a.get_id() == id).and_then(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned());
+        for (id, var) in [
+            ("sentinel_master", "SENGU_SENTINEL_MASTER"),
+            ("redis", "SENGU_REDIS"),
+            ("peer_redis", "SENGU_PEER_REDIS"),
+            ("sentinel", "SENGU_SENTINEL"),
+            ("peer_sentinel", "SENGU_PEER_SENTINEL"),
+            ("floating", "SENGU_FLOATING"),
+            ("peer_floating", "SENGU_PEER_FLOATING"),
+            ("floating_myid", "SENGU_FLOATING_MYID"),
+            ("floating_config", "SENGU_FLOATING_CONFIG"),
+            ("floating_script", "SENGU_FLOATING_SCRIPT"),
+            ("quorum", "SENGU_QUORUM"),
+            ("down_after", "SENGU_DOWN_AFTER"),
+            ("failover_timeout", "SENGU_FAILOVER_TIMEOUT"),
+            ("service", "SENGU_SERVICE"),
+            ("master_tag", "SENGU_MASTER_TAG"),
+            ("replica_tag", "SENGU_REPLICA_TAG"),
+            ("lock_file", "SENGU_LOCK_FILE"),
+            ("reset_wait", "SENGU_RESET_WAIT"),
+            ("replica_wait", "SENGU_REPLICA_WAIT"),
+            ("settle_time", "SENGU_SETTLE_TIME"),
+        ] {
+            assert_eq!(env(id).as_deref(), Some(var), "--{id}");
+        }
+    }
+
+    #[test]
+    fn setting_flags_reach_the_layer_after_a_subcommand() {
+        let cli = parse(&[
+            "status", "--sentinel-master", "m", "--redis", "10.0.0.11:6379", "--peer-redis", "10.0.0.12:6379",
+            "--sentinel", "10.0.0.11:26379", "--peer-sentinel", "10.0.0.12:26379", "--floating", "10.0.0.11:26380",
+            "--peer-floating", "10.0.0.12:26380", "--floating-myid", "ab", "--floating-config", "/x.conf",
+            "--floating-script", "/bin/s", "--quorum", "2", "--down-after", "5s", "--failover-timeout", "1m",
+            "--service", "redis", "--master-tag", "primary", "--replica-tag", "standby", "--lock-file", "/l",
+            "--reset-wait", "31s", "--replica-wait", "20s", "--settle-time", "0s", "--timeout", "9s",
+        ])
+        .unwrap();
+        let layer = cli.settings.layer(cli.common.timeout);
+        assert_eq!(layer.master_name.as_deref(), Some("m"));
+        assert_eq!(layer.peer_floating.unwrap().to_string(), "10.0.0.12:26380");
+        assert_eq!((layer.down_after, layer.failover_timeout), (Some(Duration::from_secs(5)), Some(Duration::from_secs(60))));
+        assert_eq!((layer.reset_wait, layer.replica_wait, layer.settle_time), (Some(Duration::from_secs(31)), Some(Duration::from_secs(20)), Some(Duration::ZERO)));
+        assert_eq!((layer.quorum, layer.timeout), (Some(2), Some(Duration::from_secs(9))));
+        assert_eq!((layer.master_tag.as_deref(), layer.replica_tag.as_deref()), (Some("primary"), Some("standby")));
+        assert_eq!(layer.floating_start, None, "argv settings are file-only");
+        assert!(parse(&["status", "--redis", "10.0.0.11"]).is_err(), "HOST:PORT is checked");
+        assert!(parse(&["status", "--reset-wait", "soon"]).is_err());
     }
 }

@@ -108,7 +108,7 @@ fn crash(lab: &mut Lab, guard: &Emergency, say: &dyn Fn(&str)) -> bool {
     };
     let (old_ip, new_ip) = (ip(old), ip(1 - old));
     let new_addr = lab.redis_addr(1 - old);
-    say(&format!("kill -9 of host {} ({old_ip}): its Redis (the master) and its fixed sentinel", host_name(Some(old))));
+    say(&format!("kill -9 of host {}: its Redis (the master) and its fixed sentinel", host_name(Some(old))));
     lab.kill_redis_host(old);
     guard.arm(lab);
     let killed = Instant::now();

@@ -22,9 +22,9 @@ use testbed::{PortLease, host, reserve};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_redis-master-check");
 
-/// The service and Sentinel master name of the shipped definitions.
+/// The service name and the Sentinel master name of the shipped definitions.
 pub const SERVICE: &str = "redis";
-pub const MASTER_NAME: &str = "redis";
+pub const MASTER_NAME: &str = "mymaster";
 
 /// Agent (node) names per host.
 pub const NODES: [&str; 2] = ["redis-a", "redis-b"];
@@ -55,7 +55,7 @@ impl Shipped {
     }
 }
 
-/// A Redis master + replica with 3 sentinels in the 2-host layout, master name `redis`.
+/// A Redis master + replica with 3 sentinels in the 2-host layout, master name `mymaster` (the shipped files' `--sentinel-master`).
 pub fn redis_set(sentinels: usize, down_after: Duration) -> RedisSet {
     RedisSet::builder().replicas(1).sentinels(sentinels).master_name(MASTER_NAME).down_after(down_after).start()
 }

@@ -108,6 +108,9 @@ pub struct Policy {
     pub redis: HostPort,
     pub max_lag: Duration,
     pub fence: bool,
+    /// How many sentinels exist, when `--sentinel` lists more places than that (a floating
+    /// sentinel); `None`: as many as are listed.
+    pub sentinel_count: Option<usize>,
 }
 
 /// What the sentinels decided.
@@ -121,14 +124,14 @@ pub enum Arbitration {
     Unknown { of: usize, text: String, details: String },
 }
 
-/// Reads the votes. The majority is counted over the configured sentinels, not over those that
-/// answered: after a partition the stale master's own sentinel may be the only one reachable,
-/// and it still names the stale master, so one answer must never be enough.
-pub fn arbitrate(votes: Option<&MasterVotes>) -> Arbitration {
+/// Reads the votes. The majority is counted over the configured sentinels (`count`, else every
+/// address asked), not over those that answered: after a partition the stale master's own
+/// sentinel may be the only one reachable, and it still names the stale master, so one answer
+/// must never be enough.
+pub fn arbitrate(votes: Option<&MasterVotes>, count: Option<usize>) -> Arbitration {
     let Some(votes) = votes else { return Arbitration::NotConfigured };
-    let of = votes.asked();
-    if let Some(master) = votes.majority_of_asked() {
-        let n = votes.tally().into_iter().find(|(m, _)| *m == master).map_or(0, |(_, n)| n);
+    let of = count.unwrap_or_else(|| votes.asked());
+    if let Some((master, n)) = votes.tally().into_iter().next().filter(|(_, n)| n * 2 > of) {
         return Arbitration::Agreed { master, votes: n, of };
     }
     let need = of / 2 + 1;
@@ -188,7 +191,7 @@ pub fn same_endpoint(a: &HostPort, b: &HostPort) -> bool {
 
 /// The decision table (see the module doc).
 pub fn decide(policy: &Policy, obs: &Observations) -> Decision {
-    let arbitration = arbitrate(obs.sentinels.as_ref());
+    let arbitration = arbitrate(obs.sentinels.as_ref(), policy.sentinel_count);
     let me = obs.identity.ip().map(|ip| HostPort { host: ip.to_string(), port: policy.redis.port });
     let mut d = Decision::default();
     let info = match &obs.local {

@@ -106,12 +106,9 @@ fn safe_to_demote(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions) 
         None => return Err(format!("cannot ask {}", plan.master)),
     }
     let listed = listing.iter().filter(|&&l| l).count();
-    if listed * 2 <= unique.len() {
-        return Err(format!(
-            "only {listed} of {} sentinels list {} as a replica of {name:?}",
-            unique.len(),
-            plan.me
-        ));
+    let of = settings.sentinel_count.unwrap_or(unique.len());
+    if listed * 2 <= of {
+        return Err(format!("only {listed} of {of} sentinels list {} as a replica of {name:?}", plan.me));
     }
     Ok(())
 }

@@ -66,6 +66,8 @@ pub struct Settings {
     pub advertise_ip: Option<IpAddr>,
     pub mode: Mode,
     pub sentinels: Vec<HostPort>,
+    /// How many sentinels exist when `sentinels` lists more places (a floating sentinel).
+    pub sentinel_count: Option<usize>,
     pub sentinel_master: String,
     pub max_lag: Duration,
     pub publish_tags: bool,
@@ -94,6 +96,7 @@ impl Settings {
             redis: self.redis.clone(),
             max_lag: self.max_lag,
             fence: self.fence_stale_master,
+            sentinel_count: self.sentinel_count,
         }
     }
 }
@@ -114,6 +117,7 @@ pub struct FileSettings {
     pub role: Option<Mode>,
     #[serde(deserialize_with = "de::host_ports")]
     pub sentinels: Option<Vec<HostPort>>,
+    pub sentinel_count: Option<usize>,
     pub sentinel_master: Option<String>,
     /// Seconds.
     pub max_lag: Option<u64>,

@@ -5,6 +5,8 @@
 //!
 //! "Not running" is only ever concluded from a refused TCP connection or another myid on the
 //! port; a timeout proves nothing (a frozen or unreachable host still may run the sentinel).
+//! Still one piece past 400 lines: probing and reading the probes are one job, and a third of
+//! the file is its tests.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

@@ -104,7 +104,8 @@ pub fn converge(s: &Settings, reset: bool, log: &mut ActionLog) -> Report {
                 };
                 log.record("no-change", &[("why", &summary)]);
                 // A run right after another one's move may find the peers still learning the
-                // new address: give them a moment when converged (never while a host is down).
+                // new address: give them a moment when converged. A `Stay` usually means a host
+                // is down, and waiting would not make its sentinel answer.
                 let settle = if plan == Plan::Converged { CONVERGED_SETTLE } else { Duration::ZERO };
                 let report = after_placement(s, &facts, Report::new(Exit::Done, summary), reset, settle, deadline, log);
                 return publisher.finish(report);
@@ -118,7 +119,7 @@ pub fn converge(s: &Settings, reset: bool, log: &mut ActionLog) -> Report {
                 drop(held);
                 let report = match result {
                     Ok(done) => {
-                        // Look again: the placement the checks expect is the one now.
+                        // The checks expect the placement the action produced.
                         let now = facts_after(action, &facts);
                         after_placement(s, &now, Report::new(Exit::Done, done), reset, SETTLE_LIMIT, deadline, log)
                     }
@@ -180,17 +181,14 @@ fn after_placement(
         report.details.insert(0, check.summary());
         return report;
     }
-    let extras = check.extras();
-    if extras.is_empty() {
-        // Quorum trouble that a retry cannot fix from here (a sentinel down, still learning):
-        // say so; the exit code stays the placement's.
+    if !reset || check.extras().is_empty() {
+        // Say so; the exit code stays the placement's: a retry of this run cannot fix a
+        // sentinel that is down, and an extra needs `--reset` (after it was stopped).
         report.details.insert(0, format!("warning: {}", check.summary()));
         return report;
     }
-    if !reset {
-        report.details.insert(0, format!("warning: {}", check.summary()));
-        return report;
-    }
+    // Not bounded by the run's budget: `--reset` is for people, and the documented procedure
+    // takes `reset_wait` between two sentinels.
     let relearn = Duration::from_secs(30);
     match quorum::reset(&sentinels, &s.master_name, &s.connect, s.reset_wait, relearn, log) {
         Ok(done) => {

@@ -6,7 +6,8 @@
 //! handed to its sentinels (and so to their scripts) as `SENGU_CONFIG`.
 //!
 //! Dropping a [`Pair`] kills the floating sentinels first (by pidfile, after checking the pid
-//! still is a sentinel), then the testbed processes and the stand-in.
+//! still is a sentinel), then the testbed processes and the stand-in. Still one piece past 400
+//! lines: it is one fixture; most of it is small probes the scenarios assert with.
 
 #![allow(dead_code)] // each test file uses a different subset
 

@@ -18,7 +18,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn policy(mode: Mode) -> Policy {
-    Policy { mode, service: "redis".into(), redis: hp("127.0.0.1:6379"), max_lag: Duration::from_secs(30), fence: false }
+    Policy { mode, service: "redis".into(), redis: hp("127.0.0.1:6379"), max_lag: Duration::from_secs(30), fence: false, sentinel_count: None }
 }
 
 fn master_info() -> ReplicationInfo {
@@ -211,7 +211,7 @@ fn split_sentinels_fall_back_to_dns_uniqueness() {
     assert_eq!(o.status(), Status::Warning);
     assert!(o.render_text().contains("sentinel 10.0.0.22:26379: names 10.0.0.12:6379"), "{}", o.render_text());
     let three_ways = votes(&[Some(Some(ME)), Some(Some(OTHER)), Some(Some("10.0.0.13:6379"))]);
-    assert!(matches!(arbitrate(Some(&three_ways)), Arbitration::Unknown { of: 3, .. }));
+    assert!(matches!(arbitrate(Some(&three_ways), None), Arbitration::Unknown { of: 3, .. }));
 }
 
 #[test]
@@ -224,8 +224,19 @@ fn sentinels_that_do_not_know_the_name_say_so() {
 #[test]
 fn sentinel_votes_count_each_address_once() {
     let v = votes(&[Some(Some(ME)), Some(Some("10.0.0.11:6379"))]);
-    assert_eq!(arbitrate(Some(&v)), Arbitration::Agreed { master: hp(ME), votes: 2, of: 2 });
-    assert_eq!(arbitrate(None), Arbitration::NotConfigured);
+    assert_eq!(arbitrate(Some(&v), None), Arbitration::Agreed { master: hp(ME), votes: 2, of: 2 });
+    assert_eq!(arbitrate(None, None), Arbitration::NotConfigured);
+}
+
+#[test]
+fn a_floating_sentinel_listed_at_both_places_counts_once() {
+    // sentinel-rebalance moves the third sentinel between two addresses: four are listed, three
+    // exist, one place is always empty.
+    let v = votes(&[Some(Some(ME)), Some(Some(ME)), None, Some(Some(OTHER))]);
+    assert!(matches!(arbitrate(Some(&v), None), Arbitration::Unknown { of: 4, .. }), "2 of 4 listed is no majority");
+    assert_eq!(arbitrate(Some(&v), Some(3)), Arbitration::Agreed { master: hp(ME), votes: 2, of: 3 });
+    let lone = votes(&[Some(Some(ME)), None, None, None]);
+    assert!(matches!(arbitrate(Some(&lone), Some(3)), Arbitration::Unknown { of: 3, .. }));
 }
 
 #[test]
