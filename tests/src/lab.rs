@@ -14,6 +14,8 @@
 //! The executables come from the target directory next to the running program (`cargo build`
 //! puts them there), or from `SENGU_BIN_DIR`. Dropping the lab stops everything it started;
 //! [`Lab::processes`] and [`Lab::dirs`] list it for a signal handler, which cannot unwind.
+//! One piece past 400 lines: it is one lab's lifetime; most of the length is wiring (config
+//! files, argument lists) that only makes sense together.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -290,7 +292,8 @@ impl Lab {
         for s in self.sentinel_seeds() {
             args.extend(["--sentinel".to_string(), s.to_string()]);
         }
-        for a in ["--sentinel-master", SERVICE, "--service", SERVICE, "--dns-server", &self.dns.to_string(), "--consul-addr", &self.agent_url(0)] {
+        let log = self.action_log().display().to_string();
+        for a in ["--sentinel-master", SERVICE, "--service", SERVICE, "--dns-server", &self.dns.to_string(), "--consul-addr", &self.agent_url(0), "--log-file", &log] {
             args.push(a.to_string());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
@@ -339,11 +342,15 @@ impl Lab {
         cmd
     }
 
+    /// The environment of host `i`'s sentinels and their scripts: its config file and agent.
+    pub fn host_env(&self, i: usize) -> Vec<(String, String)> {
+        vec![("SENGU_CONFIG".to_string(), self.hosts[i].config.display().to_string()), ("CONSUL_HTTP_ADDR".to_string(), self.agent_url(i))]
+    }
+
     /// `sentinel-rebalance args` as on host `i`.
     pub fn rebalance(&self, i: usize, args: &[&str]) -> Output {
-        let env = vec![("SENGU_CONFIG".to_string(), self.hosts[i].config.display().to_string()), ("CONSUL_HTTP_ADDR".to_string(), self.agent_url(i))];
         let mut cmd = self.command(&bin("sentinel-rebalance"));
-        cmd.args(args).envs(env);
+        cmd.args(args).envs(self.host_env(i));
         cmd.output().unwrap_or_else(|e| panic!("cannot run sentinel-rebalance: {e}"))
     }
 
@@ -450,6 +457,10 @@ impl Lab {
                     e.service.tags.join(","),
                     e.status().as_str()
                 );
+                for check in e.checks.iter().filter(|c| !c.service_id.is_empty()) {
+                    let line = check.output.lines().next().unwrap_or_default();
+                    let _ = writeln!(out, "    check {}: {line}", check.check_id);
+                }
             }
         }
         let nodes: Vec<String> = [MYSQL_NODE, "foo-db-slave"]

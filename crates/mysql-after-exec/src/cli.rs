@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 
 use sengu::addr::HostPort;
-use sengu::mysql_hooks::{HookArgs, HookFlags, KvFormat, Masters, UNKNOWN};
-use sengu::settings::{parse_timeout, positional_endpoint, CommonArgs, ConsulArgs};
+use sengu::mysql_hooks::{HookArgs, HookFlags, KvFormat, Masters};
+use sengu::settings::{parse_timeout, CommonArgs, ConsulArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,32 +85,17 @@ impl Cli {
     /// master means it is not known.
     pub fn masters(&self) -> Result<Masters, clap::Error> {
         let mut command = Cli::command();
-        let new = |command: &mut clap::Command, host: &str, port: &str| positional_endpoint(command, ["NEW_HOST", "NEW_PORT"], host, port);
-        let masters = match (&self.old_master, &self.new_master, self.positional.as_slice()) {
-            (old, Some(new), _) => Masters { old: old.clone(), new: new.clone() },
-            (_, _, [new_host, new_port]) => Masters { old: None, new: new(&mut command, new_host, new_port)? },
-            (_, _, [old_host, old_port, new_host, new_port]) => Masters {
-                old: if old_host == UNKNOWN && old_port == UNKNOWN {
-                    None
-                } else {
-                    Some(positional_endpoint(&mut command, ["OLD_HOST", "OLD_PORT"], old_host, old_port)?)
-                },
-                new: new(&mut command, new_host, new_port)?,
-            },
-            (_, _, args) => {
-                return Err(command.error(
-                    clap::error::ErrorKind::WrongNumberOfValues,
-                    format!("expected NEW_HOST NEW_PORT (switchover) or OLD_HOST OLD_PORT NEW_HOST NEW_PORT (failover), got {} arguments", args.len()),
-                ));
+        match (&self.old_master, &self.new_master, self.positional.as_slice()) {
+            (old, Some(new), _) => Masters { old: old.clone(), new: new.clone() }.distinct(&mut command),
+            (_, _, [new_host, new_port]) => Masters::from_positionals(&mut command, None, [new_host, new_port]),
+            (_, _, [old_host, old_port, new_host, new_port]) => {
+                Masters::from_positionals(&mut command, Some([old_host, old_port]), [new_host, new_port])
             }
-        };
-        if masters.old.as_ref() == Some(&masters.new) {
-            return Err(command.error(
-                clap::error::ErrorKind::ValueValidation,
-                format!("the old and the new master are the same server ({})", masters.new),
-            ));
+            (_, _, args) => Err(command.error(
+                clap::error::ErrorKind::WrongNumberOfValues,
+                format!("expected NEW_HOST NEW_PORT (switchover) or OLD_HOST OLD_PORT NEW_HOST NEW_PORT (failover), got {} arguments", args.len()),
+            )),
         }
-        Ok(masters)
     }
 
     /// The flags only this hook has.

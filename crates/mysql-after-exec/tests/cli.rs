@@ -7,7 +7,7 @@ mod support;
 
 mod hooks;
 
-use hooks::{after, Dc};
+use hooks::{after, assert_refused, Dc};
 use support::run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-after-exec");
@@ -22,16 +22,9 @@ fn help_exits_zero_and_names_the_caller_and_the_exit_codes() {
         .stdout_contains("[env: SENGU_KV_FORMAT=]");
 }
 
-/// Runs each bad invocation against a seeded datacenter and checks that it exits 2 with the
-/// message and that neither Consul nor the action log changed.
 #[track_caller]
 fn refused(dc: &Dc, args: &[&str], extra: &[(&str, &str)], message: &str) {
-    let before = dc.snapshot();
-    let run = after(dc, args, extra);
-    run.exits(2);
-    assert!(run.stderr().contains(message) || run.stdout().contains(message), "no {message:?}\n{run}");
-    assert_eq!(dc.snapshot(), before, "bad input changed consul\n{run}");
-    assert!(dc.log_lines().is_empty(), "bad input reached the action log\n{run}");
+    assert_refused(after, dc, args, extra, message);
 }
 
 #[test]

@@ -14,6 +14,7 @@ use std::cell::Cell;
 use hooks::{after, before, hook_args, Dc, AGENT, KV_KEY, MASTER_NODE};
 use sengu::actionlog::ActionLog;
 use sengu::consul::KvWrite;
+use sengu::mysql::MysqlArgs;
 use sengu::mysql_hooks::{self, HookArgs, HookExit, HookFlags, HookSettings, Masters};
 use sengu::settings::{CommonArgs, ConfigFile, ConsulArgs};
 use testbed::mariadb::{Mariadb, MariadbOpts};
@@ -121,7 +122,8 @@ fn after_leaves_another_writable_master_alone_and_replaces_one_that_is_not() {
 }
 
 fn settings(dc: &Dc) -> HookSettings {
-    let args = HookArgs { mysql_defaults_file: Some(dc.dir().join("sengu.cnf")), ..HookArgs::default() };
+    let mysql = MysqlArgs { mysql_defaults_file: Some(dc.dir().join("sengu.cnf")), ..MysqlArgs::default() };
+    let args = HookArgs { mysql, ..HookArgs::default() };
     let consul = ConsulArgs { consul_addr: Some(dc.url()) };
     HookSettings::resolve(&args, &HookFlags::default(), &CommonArgs::default(), &consul, &ConfigFile::empty()).unwrap()
 }

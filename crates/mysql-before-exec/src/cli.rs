@@ -9,8 +9,8 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser};
 
 use sengu::addr::HostPort;
-use sengu::mysql_hooks::{HookArgs, HookFlags, Masters, UNKNOWN};
-use sengu::settings::{parse_timeout, positional_endpoint, CommonArgs, ConsulArgs};
+use sengu::mysql_hooks::{HookArgs, HookFlags, Masters};
+use sengu::settings::{parse_timeout, CommonArgs, ConsulArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,26 +70,14 @@ impl Cli {
     /// old and new master, is a usage error; `UNKNOWN UNKNOWN` is an unknown old master.
     pub fn masters(&self) -> Result<Masters, clap::Error> {
         let mut command = Cli::command();
-        let masters = match (&self.old_master, &self.new_master, self.positional.as_slice()) {
-            (Some(old), Some(new), _) => Masters { old: Some(old.clone()), new: new.clone() },
-            (_, _, [old_host, old_port, new_host, new_port]) => Masters {
-                old: if old_host == UNKNOWN && old_port == UNKNOWN {
-                    None
-                } else {
-                    Some(positional_endpoint(&mut command, ["OLD_HOST", "OLD_PORT"], old_host, old_port)?)
-                },
-                new: positional_endpoint(&mut command, ["NEW_HOST", "NEW_PORT"], new_host, new_port)?,
-            },
+        match (&self.old_master, &self.new_master, self.positional.as_slice()) {
+            (Some(old), Some(new), _) => Masters { old: Some(old.clone()), new: new.clone() }.distinct(&mut command),
+            (_, _, [old_host, old_port, new_host, new_port]) => {
+                Masters::from_positionals(&mut command, Some([old_host, old_port]), [new_host, new_port])
+            }
             // clap already refuses every other combination.
-            _ => return Err(command.error(clap::error::ErrorKind::MissingRequiredArgument, "expected OLD_HOST OLD_PORT NEW_HOST NEW_PORT")),
-        };
-        if masters.old.as_ref() == Some(&masters.new) {
-            return Err(command.error(
-                clap::error::ErrorKind::ValueValidation,
-                format!("the old and the new master are the same server ({})", masters.new),
-            ));
+            _ => Err(command.error(clap::error::ErrorKind::MissingRequiredArgument, "expected OLD_HOST OLD_PORT NEW_HOST NEW_PORT")),
         }
-        Ok(masters)
     }
 
     /// The flags only this hook has.

@@ -8,17 +8,10 @@ mod support;
 #[path = "../../mysql-after-exec/tests/hooks/mod.rs"]
 mod hooks;
 
-use hooks::{Dc, KV_KEY, MOVE_KEY};
+use hooks::{assert_refused, before, Dc, KV_KEY, MOVE_KEY};
 use support::{run, run_env};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-before-exec");
-
-fn before(dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> support::Run {
-    let env = dc.env();
-    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    all.extend_from_slice(extra);
-    run_env(BIN, args, &all)
-}
 
 #[test]
 fn help_exits_zero_and_names_the_caller_and_the_exit_codes() {
@@ -32,12 +25,7 @@ fn help_exits_zero_and_names_the_caller_and_the_exit_codes() {
 
 #[track_caller]
 fn refused(dc: &Dc, args: &[&str], extra: &[(&str, &str)], message: &str) {
-    let snapshot = dc.snapshot();
-    let run = before(dc, args, extra);
-    run.exits(2);
-    assert!(run.stderr().contains(message) || run.stdout().contains(message), "no {message:?}\n{run}");
-    assert_eq!(dc.snapshot(), snapshot, "bad input changed consul\n{run}");
-    assert!(dc.log_lines().is_empty(), "bad input reached the action log\n{run}");
+    assert_refused(before, dc, args, extra, message);
 }
 
 #[test]

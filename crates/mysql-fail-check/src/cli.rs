@@ -9,6 +9,7 @@ use clap::Parser;
 
 use sengu::addr::HostPort;
 use sengu::fail_check::{Overrides, WhenNoReplicas};
+use sengu::mysql::MysqlArgs;
 use sengu::settings::{parse_duration, CommonArgs, ConsulArgs};
 
 #[derive(Debug, Parser)]
@@ -67,12 +68,8 @@ pub struct Cli {
     /// A Consul service whose instances are the master's replicas (the last place they are looked for)
     #[arg(long, env = "SENGU_REPLICA_SERVICE", value_name = "NAME")]
     pub replica_service: Option<String>,
-    /// MySQL option file with the [client] user and password (also [mysql] defaults_file)
-    #[arg(long, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
-    pub mysql_defaults_file: Option<PathBuf>,
-    /// MySQL user, overriding the option file's (also [mysql] user)
-    #[arg(long, env = "SENGU_MYSQL_USER", value_name = "USER")]
-    pub mysql_user: Option<String>,
+    #[command(flatten)]
+    pub mysql: MysqlArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -92,8 +89,7 @@ impl Cli {
             state_dir: self.state_dir.clone(),
             consul_node: self.consul_node.clone(),
             replica_service: self.replica_service.clone(),
-            mysql_defaults_file: self.mysql_defaults_file.clone(),
-            mysql_user: self.mysql_user.clone(),
+            mysql: self.mysql.clone(),
         }
     }
 }

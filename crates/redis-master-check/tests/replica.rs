@@ -108,7 +108,8 @@ fn a_replica_whose_master_is_gone_is_critical() {
 fn a_replica_of_another_master_than_the_sentinels_is_critical() {
     let set = scenario::redis_set(3, Duration::from_secs(2));
     let stray = RedisServer::start(host(13));
-    let sentinels: Vec<String> = set.sentinels().iter().flat_map(|s| ["--sentinel".to_string(), s.addr().to_string()]).collect();
+    let mut sentinels: Vec<String> = set.sentinels().iter().flat_map(|s| ["--sentinel".to_string(), s.addr().to_string()]).collect();
+    sentinels.extend(argv(&[&"--sentinel-master", &scenario::MASTER_NAME]));
     check_replica(&set, &sentinels).exits(0);
     set.server(1).replicaof(stray.addr());
     set.server(1).wait_replica_connected(stray.addr(), Duration::from_secs(5));

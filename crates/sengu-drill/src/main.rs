@@ -6,8 +6,11 @@ mod cli;
 
 use std::process::ExitCode;
 
+use sengu::actionlog::ActionLog;
 use sengu::drill::{self, history, settings};
 use sengu::entry::{self, Kind};
+
+const PROGRAM: &str = "sengu-drill";
 
 fn main() -> ExitCode {
     entry::run(Kind::Hook, |cli: cli::Cli| {
@@ -16,11 +19,13 @@ fn main() -> ExitCode {
         let report = match &cli.command {
             cli::Command::Redis(args) => {
                 let (d, keep, consul) = settings::redis(args, &cli.common, &cli.consul, &config)?;
-                drill::run_redis(&d, &consul, keep)
+                let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
+                drill::run_redis(&d, &consul, keep, &mut log)
             }
             cli::Command::Mysql(args) => {
                 let (d, keep, consul) = settings::mysql(args, &cli.common, &cli.consul, &config)?;
-                drill::run_mysql(&d, &consul, keep)
+                let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
+                drill::run_mysql(&d, &consul, keep, &mut log)
             }
             cli::Command::History(args) => {
                 let consul = settings::bounded_client(&cli.common, &cli.consul, &config, cli::HISTORY_TIMEOUT)?;

@@ -34,7 +34,9 @@ fn rounds_back_and_forth_keep_every_invariant() {
     // is not a sentinel: the drill must not refuse because of it.
     let nowhere = testbed::reserve(host(12));
     let nowhere = format!("127.0.0.12:{}", nowhere.port());
-    let (out, report) = drill(&lab, &["--rounds", "4", "--format", "json", "--sentinel", &nowhere]);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("actions.log");
+    let (out, report) = drill(&lab, &["--rounds", "4", "--format", "json", "--sentinel", &nowhere, "--log-file", log.to_str().unwrap()]);
     let rounds = report["rounds"].as_array().unwrap();
     for r in rounds {
         eprintln!(
@@ -75,6 +77,13 @@ fn rounds_back_and_forth_keep_every_invariant() {
             assert!(events.contains(&must), "no {must:?} in round {i}: {events:?}");
         }
     }
+    // Every change is in the action log, as it happened.
+    let log = std::fs::read_to_string(&log).unwrap();
+    for action in ["pause-writes", "sentinel-failover", "demote", "publish-roles", "unpause-writes"] {
+        let n = log.lines().filter(|l| l.contains(&format!(" action={action} "))).count();
+        assert_eq!(n, 4, "{action} in\n{log}");
+    }
+    assert!(log.contains(" action=drill-stored "), "{log}");
     // After an even number of rounds the first master is master again, everywhere.
     lab.set.wait_master_agreed(lab.set.server(0).addr(), Duration::from_secs(10));
     assert_eq!(lab.dns_masters(), [host(11)]);

@@ -25,6 +25,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
 use crate::consul::Client;
 
@@ -53,21 +54,30 @@ impl Default for Deadlines {
     }
 }
 
-/// Runs a Redis drill and stores its report in Consul KV (unless `keep` is false).
-pub fn run_redis(d: &RedisDrill, consul: &Client, keep: bool) -> Report {
-    finish(redis::run(d, consul), consul, keep)
+/// Runs a Redis drill and stores its report in Consul KV (unless `keep` is false). Every
+/// change it makes (pause, failover, demotion, tags) goes to the action log as it happens.
+pub fn run_redis(d: &RedisDrill, consul: &Client, keep: bool, log: &mut ActionLog) -> Report {
+    let report = redis::run(d, consul, log);
+    finish(report, consul, keep, log)
 }
 
 /// Runs a MySQL drill and stores its report in Consul KV (unless `keep` is false).
-pub fn run_mysql(d: &MysqlDrill, consul: &Client, keep: bool) -> Report {
-    finish(mysql::run(d, consul), consul, keep)
+pub fn run_mysql(d: &MysqlDrill, consul: &Client, keep: bool, log: &mut ActionLog) -> Report {
+    let report = mysql::run(d, consul, log);
+    finish(report, consul, keep, log)
 }
 
 /// A drill that refused to start changed nothing, so it leaves no history either.
-fn finish(mut report: Report, consul: &Client, keep: bool) -> Report {
-    if keep && !report.refused {
+fn finish(mut report: Report, consul: &Client, keep: bool, log: &mut ActionLog) -> Report {
+    let passed = report.passed;
+    if report.refused {
+        log.record("drill-refused", &[("service", &report.service)]);
+    } else if keep {
         match history::store(consul, &report) {
-            Ok(key) => report.history_key = Some(key),
+            Ok(key) => {
+                log.record("drill-stored", &[("service", &report.service), ("key", &key), ("passed", &passed)]);
+                report.history_key = Some(key);
+            }
             Err(e) => report.history_error = Some(e.to_string()),
         }
     }

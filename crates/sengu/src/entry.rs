@@ -1,13 +1,17 @@
 //! Process start-up shared by every sengu binary, written once (the `uucore::bin!` idea).
 //!
-//! [`run`] parses the command line with clap, calls the binary's body and turns everything that
-//! can go wrong on the way into exit 2: a usage error (clap's message, also for a `clap::Error`
-//! the body returns after its own argument checks), an error the body returns, and a panic. Never 1, because 1 means "warning" to Consul and "retry" to Sentinel, and never
-//! death by signal (the workspace keeps `panic = "unwind"` so a panic can be caught here). A
-//! binary's `main` is then one call: `sengu::entry::run(Kind::Check, |cli: Cli| …)`.
+//! [`run`] parses the command line with clap, calls the binary's body and catches everything
+//! that can go wrong on the way: a usage error (clap's message, also for a `clap::Error` the
+//! body returns after its own argument checks), an error the body returns, and a panic. For a
+//! check or a hook each of them exits 2: never 1, because 1 means "warning" to Consul and
+//! "retry" to Sentinel, and never death by signal (the workspace keeps `panic = "unwind"` so a
+//! panic can be caught here). A caller that acts on any non-zero exit gets [`Kind::FailSafe`]
+//! instead, where the binary reports the failure and picks the code. A binary's `main` is then
+//! one call: `sengu::entry::run(Kind::Check, |cli: Cli| …)`.
 
 use std::any::Any;
 use std::ffi::OsString;
+use std::fmt;
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -15,63 +19,108 @@ use std::process::ExitCode;
 /// Any error a binary's body gives up with; its message (and its sources') is printed.
 pub type Failure = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// What the body returns: the exit code it decided on, or an error that means exit 2.
+/// What the body returns: the exit code it decided on, or an error that [`run`] reports.
 pub type BodyResult = Result<ExitCode, Failure>;
 
-/// How the binary reports a failure it could not turn into its own outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A Consul check: the line reads `CRITICAL: …`, so Consul's output starts with the state.
+/// Reports a failure [`run`] caught, given as one line (no `error: ` prefix, no newline), on
+/// the output it is handed, and returns the exit code.
+pub type Refuse<'a> = &'a mut dyn FnMut(&str, &mut dyn Write) -> ExitCode;
+
+/// How the binary reports a failure it could not turn into its own outcome, and how it exits.
+pub enum Kind<'a> {
+    /// A Consul check: the line reads `CRITICAL: …`, so Consul's output starts with the state;
+    /// exit 2. Usage errors show clap's message on stderr only.
     Check,
-    /// A hook or script: the line reads `<program>: …`.
+    /// A hook or script: the line reads `<program>: …`; exit 2. Usage errors show clap's
+    /// message on stderr only.
     Hook,
+    /// A hook whose caller acts on any non-zero exit (mysqlfailover's `--exec-fail-check`
+    /// fails over), so that a typo or a bug must not read as a verdict: every failure, usage
+    /// errors included (clap's message still goes to stderr first), is handed to the function,
+    /// which reports it (its output line, its durable log) and picks the exit code.
+    FailSafe(Refuse<'a>),
 }
 
-/// The exit status for anything [`run`] catches: usage errors, errors and panics.
+impl fmt::Debug for Kind<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Check => "Check",
+            Kind::Hook => "Hook",
+            Kind::FailSafe(_) => "FailSafe",
+        })
+    }
+}
+
+/// The exit status of a check or hook for anything [`run`] catches.
 const FAILED: u8 = 2;
 
+/// What [`run`] caught.
+enum Caught {
+    /// Arguments clap refused, or that the binary's own checks refused (a malformed
+    /// positional host/port).
+    Usage(clap::Error),
+    /// An error or a panic, as one line.
+    Failed(String),
+}
+
 /// Parses `std::env::args_os()` into `C`, runs `body` and returns its exit code; see the
-/// module doc for what becomes exit 2. `--help` and `--version` exit 0.
-pub fn run<C: clap::Parser>(kind: Kind, body: impl FnOnce(C) -> BodyResult) -> ExitCode {
+/// module doc for what happens to a failure. `--help` and `--version` exit 0.
+pub fn run<C: clap::Parser>(kind: Kind<'_>, body: impl FnOnce(C) -> BodyResult) -> ExitCode {
     run_with(kind, std::env::args_os(), body, &mut std::io::stdout())
 }
 
 /// [`run`] with the arguments and the output stream given, for tests.
-fn run_with<C: clap::Parser>(
-    kind: Kind,
+pub(crate) fn run_with<C: clap::Parser>(
+    kind: Kind<'_>,
     args: impl IntoIterator<Item = OsString>,
     body: impl FnOnce(C) -> BodyResult,
     out: &mut dyn Write,
 ) -> ExitCode {
     let program = C::command().get_name().to_string();
-    let cli = match C::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(error) => {
-            // clap prints help to stdout and usage errors to stderr, and picks 0 or 2.
-            let _ = error.print();
-            return ExitCode::from(if error.exit_code() == 0 { 0 } else { FAILED });
-        }
-    };
-    let line = match panic::catch_unwind(AssertUnwindSafe(|| body(cli))) {
-        Ok(Ok(code)) => return code,
-        Ok(Err(failure)) => match failure.downcast::<clap::Error>() {
-            // Arguments clap accepted but the binary's own checks refused (a malformed
-            // positional host/port): report them exactly like clap's usage errors.
-            Ok(usage) => {
-                let _ = usage.print();
-                return ExitCode::from(FAILED);
-            }
-            Err(failure) => error_chain(failure.as_ref()),
+    let caught = match C::try_parse_from(args) {
+        Ok(cli) => match panic::catch_unwind(AssertUnwindSafe(|| body(cli))) {
+            Ok(Ok(code)) => return code,
+            Ok(Err(failure)) => match failure.downcast::<clap::Error>() {
+                Ok(usage) => Caught::Usage(*usage),
+                Err(failure) => Caught::Failed(error_chain(failure.as_ref())),
+            },
+            // The default panic hook has already put the location on stderr.
+            Err(payload) => Caught::Failed(format!("internal error: {} (this is a bug in {program})", panic_message(payload.as_ref()))),
         },
-        // The default panic hook has already put the location on stderr.
-        Err(payload) => format!("internal error: {} (this is a bug in {program})", panic_message(payload.as_ref())),
+        // `--help` and `--version`: clap prints them on stdout.
+        Err(help) if help.exit_code() == 0 => {
+            let _ = help.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(usage) => Caught::Usage(usage),
+    };
+    let line = match caught {
+        Caught::Usage(usage) => {
+            // clap prints usage errors on stderr.
+            let _ = usage.print();
+            match kind {
+                Kind::FailSafe(_) => usage_line(&usage),
+                Kind::Check | Kind::Hook => return ExitCode::from(FAILED),
+            }
+        }
+        Caught::Failed(line) => line.replace('\n', " "),
     };
     let prefix = match kind {
+        Kind::FailSafe(refuse) => return refuse(&line, out),
         Kind::Check => "CRITICAL".to_string(),
         Kind::Hook => program,
     };
-    let _ = writeln!(out, "{prefix}: {}", line.replace('\n', " ")).and_then(|()| out.flush());
+    let _ = writeln!(out, "{prefix}: {line}").and_then(|()| out.flush());
     ExitCode::from(FAILED)
+}
+
+/// clap's message up to the usage (which is already on stderr), on one line and without its
+/// `error: ` prefix: `the following required arguments were not provided: <OLD_PORT>`.
+fn usage_line(error: &clap::Error) -> String {
+    let text = error.render().to_string();
+    let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
+    let line = message.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
 }
 
 /// `error: cause: cause`, the way `{:#}` prints an anyhow chain.
@@ -165,6 +214,27 @@ mod tests {
         });
         assert_eq!(code, ExitCode::from(2));
         assert_eq!(out, "", "clap prints usage errors on stderr");
+    }
+
+    #[test]
+    fn fail_safe_hands_every_failure_to_the_binary_as_one_line() {
+        let mut seen = Vec::new();
+        let mut refuse = |line: &str, out: &mut dyn Write| {
+            seen.push(line.to_string());
+            let _ = writeln!(out, "refused: {line}");
+            ExitCode::SUCCESS
+        };
+        let mut capture = |list: &[&str], body: &dyn Fn(Cli) -> BodyResult| {
+            let mut out = Vec::new();
+            let code = run_with(Kind::FailSafe(&mut refuse), args(list), body, &mut out);
+            (code, String::from_utf8(out).unwrap())
+        };
+        assert_eq!(capture(&[], &|_| Ok(ExitCode::from(2))), (ExitCode::SUCCESS, "refused: the following required arguments were not provided: <HOST>\n".into()));
+        assert_eq!(capture(&["h"], &|_| Ok(ExitCode::from(2))), (ExitCode::from(2), String::new()), "the body's own code passes through");
+        assert_eq!(capture(&["h"], &|_| Err("bad\nconfig".into())).1, "refused: bad config\n");
+        assert_eq!(capture(&["h"], &|_| panic!("boom")).1, "refused: internal error: boom (this is a bug in demo-hook)\n");
+        assert_eq!(capture(&["--help"], &|_| Ok(ExitCode::from(2))), (ExitCode::SUCCESS, String::new()), "help is no failure");
+        assert_eq!(seen.len(), 3, "{seen:?}");
     }
 
     #[test]

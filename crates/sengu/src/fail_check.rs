@@ -25,8 +25,7 @@ use serde::{Deserialize, Deserializer};
 use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
 use crate::consul::{self, ClientConfig};
-use crate::mysql::{Credentials, OptionFileError};
-use crate::mysql_hooks::settings::MysqlFileSettings;
+use crate::mysql::{Credentials, MysqlArgs, MysqlFileSettings, OptionFileError};
 use crate::settings::{self, optional_duration, CommonArgs, ConfigFile, ConsulArgs};
 
 pub use entry::PROGRAM;
@@ -40,8 +39,7 @@ pub use verdict::{Category, Policy, WhenNoReplicas};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
 /// Consecutive dead runs before a failover.
 pub const DEFAULT_CONFIRM_RUNS: u32 = 2;
-/// What mysqlfailover passes for a host and port when it has lost the master object.
-pub const UNKNOWN: &str = "UNKNOWN";
+pub use crate::mysql::UNKNOWN;
 
 /// The `[mysql-fail-check]` table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -84,8 +82,7 @@ pub struct Overrides {
     pub state_dir: Option<PathBuf>,
     pub consul_node: Option<String>,
     pub replica_service: Option<String>,
-    pub mysql_defaults_file: Option<PathBuf>,
-    pub mysql_user: Option<String>,
+    pub mysql: MysqlArgs,
 }
 
 /// Everything a run needs, merged: flags > environment > config file > defaults.
@@ -130,7 +127,7 @@ pub fn master_from_args(host: &str, port: &str) -> Result<HostPort, SetupError> 
 impl Settings {
     pub fn resolve(over: Overrides, common: &CommonArgs, consul_args: &ConsulArgs, config: &ConfigFile) -> Result<Settings, SetupError> {
         let file: FileSettings = config.section("mysql-fail-check")?;
-        let mysql: MysqlFileSettings = config.section("mysql")?;
+        let mysql: MysqlFileSettings = config.section(MysqlFileSettings::TABLE)?;
         let confirm_runs = over.confirm_runs.or(file.confirm_runs).unwrap_or(DEFAULT_CONFIRM_RUNS);
         if confirm_runs == 0 {
             return Err(SetupError::BadValue { what: "confirm_runs", reason: "must be at least 1".into() });
@@ -145,18 +142,11 @@ impl Settings {
         let consul_node = over.consul_node.or(file.consul_node).filter(|n| !n.is_empty());
         let replica_service = over.replica_service.or(file.replica_service).filter(|s| !s.is_empty());
         let consul = if consul_node.is_some() || replica_service.is_some() {
-            let mut client = ClientConfig::from_env()?;
-            if let Some(addr) = consul_args.addr(config)? {
-                client = client.with_address(&addr)?;
-            }
-            Some(client)
+            Some(consul_args.client_config::<SetupError>(config)?)
         } else {
             None
         };
-        let mut credentials = Credentials::load(over.mysql_defaults_file.as_deref().or(mysql.defaults_file.as_deref()))?;
-        if let Some(user) = over.mysql_user.or(mysql.user) {
-            credentials.user = user;
-        }
+        let credentials = over.mysql.credentials(&mysql)?;
         Ok(Settings {
             policy,
             replicas: pick(over.replicas, file.replicas),
@@ -249,7 +239,7 @@ pub fn run(master: &HostPort, s: &Settings, log: &mut ActionLog) -> Report {
 }
 
 /// A run that could not start (bad arguments or settings): logged, and no failover.
-pub fn refuse(problem: &SetupError, log: &mut ActionLog) -> Report {
+pub fn refuse(problem: impl std::fmt::Display, log: &mut ActionLog) -> Report {
     let report = Report::Refused { problem: problem.to_string() };
     report.log(log);
     report

@@ -1,6 +1,6 @@
 //! MySQL/MariaDB role probes and the few actions failover hooks take: read a server's role
-//! (read-only flags, replica status, GTID position, version), flip `read_only`, and answer
-//! "is it alive" and "may it take writes".
+//! (read-only flags, replica status, GTID position, version), its identity and its replicas,
+//! flip `read_only`, and answer "is it alive" and "may it take writes".
 //!
 //! Every call runs under connect, read and write timeouts: a frozen server (SIGSTOP, hung host)
 //! still completes the TCP handshake from the kernel's backlog, and only the read timeout turns
@@ -8,7 +8,8 @@
 //! `MYSQL_PWD`, never from argv, and no message or `Debug` output shows the password.
 //!
 //! - [`optfile`]: parsing `my.cnf`-style option files.
-//! - `credentials`: user and password from an option file or `MYSQL_PWD`.
+//! - `credentials`: user and password from an option file or `MYSQL_PWD`, and the shared
+//!   `--mysql-*` flags and `[mysql]` table that name them.
 //! - `error`: the error classes and how the driver's errors map onto them.
 //! - `status`: typed role and replica status, mapped from result rows (no I/O).
 //! - this file: the connection, its queries and actions.
@@ -25,11 +26,15 @@ use ::mysql::prelude::Queryable;
 use ::mysql::{Conn, OptsBuilder, Row, Value};
 
 use crate::addr::HostPort;
-pub use credentials::{Credentials, Password, CLIENT_GROUPS};
+pub use credentials::{Credentials, MysqlArgs, MysqlFileSettings, Password, CLIENT_GROUPS};
 use error::Context;
 pub use error::Error;
 pub use optfile::{OptionFile, OptionFileError};
-pub use status::{Fields, Flavor, GtidPosition, IoState, ReplicaStatus, ServerRole, ThreadError, WriteBlocker};
+pub use status::{Fields, Flavor, GtidPosition, IoState, LogPosition, ReplicaStatus, ServerRole, ThreadError, WriteBlocker};
+
+/// What mysqlfailover passes for a host and a port it does not know (its master object is
+/// lost): its hooks and its fail check all receive it.
+pub const UNKNOWN: &str = "UNKNOWN";
 
 /// `ERROR 1193 Unknown system variable`: how a server says it lacks e.g. `super_read_only`.
 const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
@@ -108,13 +113,30 @@ impl Server {
     /// The first row of `sql` as column name → text, or `None` for an empty result.
     fn first_row(&mut self, sql: &str) -> Result<Option<Fields>, Error> {
         let row: Option<Row> = self.conn.query_first(sql).map_err(|e| self.ctx().classify(e, sql))?;
-        Ok(row.map(|row| {
-            row.columns_ref()
-                .iter()
-                .enumerate()
-                .map(|(i, col)| (col.name_str().into_owned(), row.as_ref(i).and_then(value_text)))
-                .collect()
-        }))
+        Ok(row.as_ref().map(fields))
+    }
+
+    /// Every row of `sql` as column name → text.
+    fn rows(&mut self, sql: &str) -> Result<Vec<Fields>, Error> {
+        let rows: Vec<Row> = self.conn.query(sql).map_err(|e| self.ctx().classify(e, sql))?;
+        Ok(rows.iter().map(fields).collect())
+    }
+
+    /// The rows of the first of `statements` this server knows, and which one that was:
+    /// MariaDB, MySQL < 8.4 and MySQL 8.4 each accept a different spelling. A parse error
+    /// moves on to the next; the first one explains an old server best when none is known.
+    fn first_known(&mut self, statements: &[&'static str]) -> Result<(&'static str, Vec<Fields>), Error> {
+        let mut first = None;
+        for &sql in statements {
+            match self.rows(sql) {
+                Ok(rows) => return Ok((sql, rows)),
+                Err(e @ Error::Query { code: PARSE_ERROR, .. }) => {
+                    first.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(first.unwrap_or_else(|| self.bad("", "no statement to try")))
     }
 
     /// The single value `sql` returns (`None` for SQL NULL).
@@ -140,6 +162,13 @@ impl Server {
             Some("1") => Ok(()),
             other => Err(self.bad(SQL, format!("got {other:?}"))),
         }
+    }
+
+    /// `@@server_id`: which server answered, whatever address it was reached by.
+    pub fn server_id(&mut self) -> Result<u32, Error> {
+        const SQL: &str = "SELECT @@global.server_id";
+        let v = self.scalar(SQL)?;
+        v.as_deref().and_then(|s| s.parse().ok()).ok_or_else(|| self.bad(SQL, format!("expected a number, got {v:?}")))
     }
 
     /// `SELECT VERSION()`, e.g. `10.11.19-MariaDB-0+deb12u1-log`. (The handshake's version,
@@ -178,6 +207,33 @@ impl Server {
             Err(e) => return Err(e),
         };
         row.map(|fields| ReplicaStatus::from_fields(&fields).map_err(|detail| self.bad(sql, detail))).transpose()
+    }
+
+    /// The status of every replication connection, empty when the server is not a replica:
+    /// MariaDB's `SHOW ALL SLAVES STATUS` (one row per named connection, and the only form with
+    /// the heartbeat counter and period), else `SHOW SLAVE STATUS`, else `SHOW REPLICA STATUS`.
+    pub fn replica_statuses(&mut self) -> Result<Vec<ReplicaStatus>, Error> {
+        let (sql, rows) = self.first_known(&["SHOW ALL SLAVES STATUS", "SHOW SLAVE STATUS", "SHOW REPLICA STATUS"])?;
+        rows.iter().map(|fields| ReplicaStatus::from_fields(fields).map_err(|detail| self.bad(sql, detail))).collect()
+    }
+
+    /// The replicas registered with this master (`SHOW SLAVE HOSTS`, `SHOW REPLICAS` on MySQL
+    /// 8.4), sorted and without duplicates. `Host` is the replica's `report_host` or, on
+    /// MariaDB, the address it connected from; rows without a host or with an odd port are
+    /// skipped.
+    pub fn replica_hosts(&mut self) -> Result<Vec<HostPort>, Error> {
+        let (_, rows) = self.first_known(&["SHOW SLAVE HOSTS", "SHOW REPLICAS"])?;
+        let text = |row: &Fields, name: &str| row.get(name).cloned().flatten();
+        let mut hosts: Vec<HostPort> = rows
+            .iter()
+            .filter_map(|row| {
+                let host = text(row, "Host").filter(|h| !h.is_empty())?;
+                HostPort::from_parts(&host, &text(row, "Port")?).ok()
+            })
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        Ok(hosts)
     }
 
     /// GTID positions for the server's flavor, or `None` where it has no GTID variables.
@@ -247,12 +303,19 @@ pub fn probe(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Result
     Server::connect(addr, creds, timeouts)?.role()
 }
 
+/// A result row as column name → text.
+fn fields(row: &Row) -> Fields {
+    row.columns_ref().iter().enumerate().map(|(i, col)| (col.name_str().into_owned(), row.as_ref(i).and_then(value_text))).collect()
+}
+
 fn value_text(v: &Value) -> Option<String> {
     match v {
         Value::NULL => None,
         Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
         Value::Int(i) => Some(i.to_string()),
         Value::UInt(u) => Some(u.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        Value::Double(d) => Some(d.to_string()),
         other => Some(other.as_sql(true)),
     }
 }

@@ -23,6 +23,7 @@ pub mod servers;
 pub mod settings;
 
 use crate::addr::HostPort;
+use crate::settings::positional_endpoint;
 
 pub use outcome::{HookExit, Report};
 pub use run::{after, after_with, before, before_with, Between, MAX_ATTEMPTS};
@@ -37,5 +38,59 @@ pub struct Masters {
     pub new: HostPort,
 }
 
-/// The literal mysqlfailover passes for a host and a port it does not know.
-pub const UNKNOWN: &str = "UNKNOWN";
+pub use crate::mysql::UNKNOWN;
+
+impl Masters {
+    /// The move as positional arguments give it: `NEW_HOST NEW_PORT`, and `OLD_HOST OLD_PORT`
+    /// when passed, where `UNKNOWN UNKNOWN` is an unknown old master. A malformed address is a
+    /// usage error of `command` naming the arguments; so is the same server as old and new.
+    pub fn from_positionals(command: &mut clap::Command, old: Option<[&str; 2]>, new: [&str; 2]) -> Result<Masters, clap::Error> {
+        let old = match old {
+            None | Some([UNKNOWN, UNKNOWN]) => None,
+            Some([host, port]) => Some(positional_endpoint(command, ["OLD_HOST", "OLD_PORT"], host, port)?),
+        };
+        let new = positional_endpoint(command, ["NEW_HOST", "NEW_PORT"], new[0], new[1])?;
+        Masters { old, new }.distinct(command)
+    }
+
+    /// Refuses the same server as old and new master, as a usage error of `command`.
+    pub fn distinct(self, command: &mut clap::Command) -> Result<Masters, clap::Error> {
+        if self.old.as_ref() == Some(&self.new) {
+            return Err(command.error(
+                clap::error::ErrorKind::ValueValidation,
+                format!("the old and the new master are the same server ({})", self.new),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command() -> clap::Command {
+        clap::Command::new("hook")
+    }
+
+    #[test]
+    fn positionals_give_the_move_and_unknown_unknown_an_unknown_old_master() {
+        let moved = Masters::from_positionals(&mut command(), Some(["10.0.0.1", "3306"]), ["10.0.0.2", "3307"]).unwrap();
+        assert_eq!(moved, Masters { old: Some("10.0.0.1:3306".parse().unwrap()), new: "10.0.0.2:3307".parse().unwrap() });
+        let moved = Masters::from_positionals(&mut command(), Some([UNKNOWN, UNKNOWN]), ["10.0.0.2", "3307"]).unwrap();
+        assert_eq!(moved.old, None);
+        assert_eq!(Masters::from_positionals(&mut command(), None, ["10.0.0.2", "3307"]).unwrap().old, None);
+    }
+
+    #[test]
+    fn a_malformed_address_or_the_same_server_twice_is_a_usage_error() {
+        let e = Masters::from_positionals(&mut command(), Some(["10.0.0.1", UNKNOWN]), ["10.0.0.2", "3306"]).unwrap_err();
+        assert!(e.to_string().contains("invalid <OLD_HOST> <OLD_PORT>: invalid port \"UNKNOWN\""), "{e}");
+        let e = Masters::from_positionals(&mut command(), None, [UNKNOWN, UNKNOWN]).unwrap_err();
+        assert!(e.to_string().contains("invalid <NEW_HOST> <NEW_PORT>"), "{e}");
+        let e = Masters::from_positionals(&mut command(), Some(["10.0.0.2", "3306"]), ["10.0.0.2", "3306"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("the old and the new master are the same server (10.0.0.2:3306)"), "{e}");
+        assert!(Masters::from_positionals(&mut command(), Some(["10.0.0.2", "3306"]), ["10.0.0.2", "3307"]).is_ok(), "two ports are two servers");
+    }
+}

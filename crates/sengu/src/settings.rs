@@ -355,6 +355,17 @@ impl ConsulArgs {
         let file: ConsulFileSettings = config.section("consul")?;
         Ok(self.consul_addr.clone().or(file.addr))
     }
+
+    /// The Consul client configuration: `CONSUL_*` from the environment, with the agent address
+    /// of [`ConsulArgs::addr`] where one is given. Generic over the caller's setup error, which
+    /// takes both the config file's and the consul module's errors.
+    pub fn client_config<E: From<Error> + From<crate::consul::Error>>(&self, config: &ConfigFile) -> Result<crate::consul::ClientConfig, E> {
+        let client = crate::consul::ClientConfig::from_env()?;
+        Ok(match self.addr(config)? {
+            Some(addr) => client.with_address(&addr)?,
+            None => client,
+        })
+    }
 }
 
 /// The `[redis]` table: how to authenticate to Redis and Sentinel.
@@ -446,6 +457,27 @@ mod tests {
         assert_eq!(env("log_file"), Some("SENGU_LOG_FILE".into()));
         assert_eq!(env("syslog"), Some("SENGU_SYSLOG".into()));
         assert_eq!(env("consul_addr"), Some("CONSUL_HTTP_ADDR".into()));
+    }
+
+    #[test]
+    fn the_consul_client_config_takes_the_flag_then_the_table() {
+        #[derive(Debug, thiserror::Error)]
+        enum SetupError {
+            #[error(transparent)]
+            Settings(#[from] Error),
+            #[error(transparent)]
+            Consul(#[from] crate::consul::Error),
+        }
+        use crate::consul::{Endpoint, Scheme};
+        let table = config("[consul]\naddr = \"https://10.0.0.1:8501\"\n").unwrap();
+        let c = cli(&[]).consul.client_config::<SetupError>(&table).unwrap();
+        assert_eq!((c.address.endpoint, c.address.scheme), (Endpoint::Tcp("10.0.0.1:8501".into()), Scheme::Https));
+        let c = cli(&["--consul-addr", "10.0.0.2:8500"]).consul.client_config::<SetupError>(&table).unwrap();
+        assert_eq!(c.address.endpoint, Endpoint::Tcp("10.0.0.2:8500".into()));
+        let e = cli(&["--consul-addr", "xyz://h:1"]).consul.client_config::<SetupError>(&table).unwrap_err();
+        assert!(matches!(e, SetupError::Consul(_)), "{e}");
+        let e = cli(&[]).consul.client_config::<SetupError>(&config("[consul]\nadr = \"x\"\n").unwrap()).unwrap_err();
+        assert!(matches!(e, SetupError::Settings(Error::UnknownKey { .. })), "{e}");
     }
 
     #[test]

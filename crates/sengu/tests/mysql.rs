@@ -60,6 +60,21 @@ fn healthy_master_and_replica_report_their_roles() {
         replica.write_blockers(),
         [WriteBlocker::ReadOnly, WriteBlocker::Replicating { master: addr(&cluster.master), io: IoState::Running, sql_running: true }]
     );
+
+    // Who answered and who follows it, as mysql-fail-check reads them.
+    let mut master = Server::connect(&addr(&cluster.master), &creds, timeouts()).unwrap();
+    assert_eq!(master.server_id().unwrap(), cluster.master.server_id());
+    assert_eq!(master.replica_statuses().unwrap(), [], "a master has no replication connection");
+    // SHOW SLAVE HOSTS needs REPLICATION MASTER ADMIN, which the monitor user lacks.
+    assert!(matches!(master.replica_hosts(), Err(Error::AccessDenied { code: 1227, .. })));
+    let mut master = Server::connect(&addr(&cluster.master), &root(), timeouts()).unwrap();
+    assert_eq!(master.replica_hosts().unwrap(), [addr(&cluster.replicas[0])], "report_host and report_port name the replica");
+    let mut replica = Server::connect(&addr(&cluster.replicas[0]), &creds, timeouts()).unwrap();
+    let links = replica.replica_statuses().unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!((&links[0].master, links[0].master_server_id), (&addr(&cluster.master), Some(cluster.master.server_id())));
+    assert!(links[0].heartbeats.is_some() && links[0].read_position.is_some(), "{links:?}");
+    assert_eq!(links[0].heartbeat_period, Some(Duration::from_secs(2)), "half the testbed's slave_net_timeout of 4 s");
 }
 
 #[test]

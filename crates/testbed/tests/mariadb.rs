@@ -108,3 +108,19 @@ fn start_is_fast_once_the_template_exists() {
     assert!(!db.read_only());
     assert_eq!(count_rows(&db), 0);
 }
+
+/// A switchover with no write after it: the demoted old master (`current_pos`) holds all the
+/// new master has in its own binary log, never in `gtid_slave_pos`, and still counts as
+/// replicating up to it.
+#[test]
+fn a_demoted_master_is_replicating_without_a_write_after_the_switch() {
+    let cluster = GtidCluster::new(1);
+    let (old, new) = (&cluster.master, &cluster.replicas[0]);
+    new.promote();
+    old.demote(new);
+    let started = Instant::now();
+    old.wait_replicating(new);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(old.slave_field("Using_Gtid").as_deref(), Some("Current_Pos"));
+    assert_eq!(old.scalar::<String>("SELECT @@global.gtid_slave_pos").as_deref(), Some(""), "nothing fetched: the case this covers");
+}

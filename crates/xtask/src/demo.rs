@@ -1,10 +1,22 @@
-//! `cargo xtask demo`: installs what is missing, then runs the demo program, which lives in the
-//! `sengu-e2e` package (`tests/src/bin/sengu-demo.rs`) because it needs the testbed and the
-//! library, which xtask deliberately does not depend on.
+//! `cargo xtask demo`: installs what is missing, builds every executable, then runs the demo
+//! program. The program lives in the `sengu-e2e` package (`tests/src/bin/sengu-demo.rs`)
+//! because it needs the testbed and the library, which xtask deliberately does not depend on;
+//! it finds the executables it runs next to itself in the target directory.
 
-use crate::{cargo, packages, run_checked, DynError};
+use std::process::Command;
+
+use crate::{cargo, packages, project_root, run_checked, DynError};
 
 pub fn run() -> Result<(), DynError> {
     packages::ensure()?;
-    run_checked(&mut cargo(["run", "--quiet", "-p", "sengu-e2e", "--bin", "sengu-demo"]))
+    eprintln!("xtask: building the executables (cargo build --workspace --bins)");
+    run_checked(&mut cargo(["build", "--quiet", "--workspace", "--bins"]))?;
+    run_checked(&mut Command::new(target_dir("debug").join("sengu-demo")))
+}
+
+/// `target/<profile>`: `CARGO_TARGET_DIR` if set, else the workspace's `target`.
+pub fn target_dir(profile: &str) -> std::path::PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| project_root().join("target"));
+    let base = if base.is_relative() { project_root().join(base) } else { base };
+    base.join(profile)
 }

@@ -4,10 +4,15 @@
 //!
 //! - `test`: install the Debian packages the tests start (Redis, Sentinel, MariaDB, dnsmasq) if
 //!   any is missing, then `cargo test --workspace` with any further arguments passed on.
-//! - `demo`: the same install, then a live look at a testbed Redis set through the library.
+//! - `demo`: the same install, a build of every executable, then the demo program: a local lab
+//!   (Redis + Sentinel, MariaDB, consul-standin) running a planned Redis drill, a crash
+//!   failover and a MySQL switchover, printed as a timeline.
+//! - `bench`: the same in release mode, then the benchmark table (wall time and peak RSS per
+//!   executable, the Redis drill's switchover figures over 20 rounds).
 //!
 //! Tests never depend on xtask: once the packages are there, plain `cargo test` passes too.
 
+mod bench;
 mod demo;
 mod packages;
 mod test;
@@ -25,8 +30,10 @@ Usage: cargo xtask <TASK> [ARGS...]
 
 Tasks:
   test [ARGS...]  install missing test packages (as root), then cargo test --workspace [ARGS...]
-  demo            install missing test packages, then probe a live Redis master, replica and
-                  three sentinels through the sengu library";
+  demo            install missing test packages, build, then run the whole suite in a local lab:
+                  a planned Redis drill, a crash failover, a MySQL switchover, Consul's state
+  bench [ARGS...] install missing test packages, build in release mode, then print the table of
+                  per-executable costs and switchover figures (--iterations N, --rounds N)";
 
 fn main() -> ExitCode {
     match try_main() {
@@ -44,6 +51,7 @@ fn try_main() -> Result<(), DynError> {
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("test") => test::run(args.collect()),
         Some("demo") => demo::run(),
+        Some("bench") => bench::run(args.collect()),
         Some("-h" | "--help" | "help") => {
             println!("{HELP}");
             Ok(())

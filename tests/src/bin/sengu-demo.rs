@@ -19,8 +19,27 @@ use sengu::redis::{ConnectOptions, RedisConn, Role};
 use sengu_e2e::lab::{self, Lab, SERVICE};
 
 fn main() -> ExitCode {
-    let clock = Instant::now();
     let guard = Emergency::install();
+    // A Ctrl-C in a terminal reaches every process of the foreground group, so the lab's own
+    // processes may die under a wait that then panics: after an interruption that panic is
+    // expected, and unwinding it is what drops (stops) the lab. Say so instead of a backtrace.
+    let interrupted = guard.interrupted.clone();
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !interrupted.load(Ordering::SeqCst) {
+            default_hook(info);
+        }
+    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| demo(&guard)));
+    if guard.interrupted() {
+        eprintln!("interrupted: the lab was stopped");
+        return ExitCode::from(130);
+    }
+    result.unwrap_or(ExitCode::from(101))
+}
+
+fn demo(guard: &Emergency) -> ExitCode {
+    let clock = Instant::now();
     let say = |what: &str| {
         println!("[{:>6.1}s] {what}", clock.elapsed().as_secs_f64());
         let _ = std::io::stdout().flush();
@@ -34,24 +53,29 @@ fn main() -> ExitCode {
     say(&format!("lab up: Redis master {} (host A), replica {} (host B); MariaDB master {}, replica {}", lab.redis_addr(0), lab.redis_addr(1), lab.mysql[0].addr(), lab.mysql[1].addr()));
     let mut ok = true;
 
+    let mut log = LogTail::new(lab.action_log());
+    log.skip();
     section("1. a planned Redis switchover: sengu-drill redis");
     ok &= show_run(&lab, &lab::bin("sengu-drill"), &lab.drill_redis_args(&[]), &[]);
     say("sentinel-rebalance moves the floating sentinel off the new master's host once the switch has settled (Sentinel's failover-timeout, 6 s here)");
     lab.wait_settled(Duration::from_secs(40));
     guard.arm(&mut lab);
     say(&format!("floating sentinel now on host {}", host_name(lab.floating_host())));
+    log.show();
     if guard.interrupted() {
         return ExitCode::from(130);
     }
 
     section("2. a crash: kill -9 of the master's host (its Redis and its sentinel)");
-    ok &= crash(&mut lab, &guard, &say);
+    ok &= crash(&mut lab, guard, &say);
+    log.show();
     if guard.interrupted() {
         return ExitCode::from(130);
     }
 
     section("3. a MySQL switchover with the hooks: sengu-drill mysql -- sengu-mariadb-switchover");
     ok &= show_run(&lab, &lab::bin("sengu-drill"), &lab.drill_mysql_args(0, 1, &[]), &lab.hook_env());
+    log.show();
 
     section("4. Consul now");
     for line in lab.consul_state().lines() {
@@ -106,7 +130,7 @@ fn crash(lab: &mut Lab, guard: &Emergency, say: &dyn Fn(&str)) -> bool {
         say("no master agreed on; skipping the crash");
         return false;
     };
-    let (old_ip, new_ip) = (ip(old), ip(1 - old));
+    let new_ip = ip(1 - old);
     let new_addr = lab.redis_addr(1 - old);
     say(&format!("kill -9 of host {}: its Redis (the master) and its fixed sentinel", host_name(Some(old))));
     lab.kill_redis_host(old);
@@ -201,6 +225,40 @@ fn write(lab: &Lab, ip: IpAddr) -> bool {
     testbed::redis::connect(&info, Duration::from_millis(300))
         .and_then(|mut c| redis::cmd("SET").arg("sengu:demo").arg("written").query::<()>(&mut c))
         .is_ok()
+}
+
+/// The lab's action log, shown section by section: what the executables recorded doing.
+struct LogTail {
+    path: PathBuf,
+    seen: usize,
+}
+
+impl LogTail {
+    fn new(path: PathBuf) -> LogTail {
+        LogTail { path, seen: 0 }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.path).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
+    /// Forgets what is already there.
+    fn skip(&mut self) {
+        self.seen = self.lines().len();
+    }
+
+    /// Prints the lines written since the last call, without the time and pid fields.
+    fn show(&mut self) {
+        let lines = self.lines();
+        if lines.len() > self.seen {
+            println!("    action log ({}):", self.path.display());
+            for line in &lines[self.seen..] {
+                let short: Vec<&str> = line.split(' ').filter(|f| !f.starts_with("time=") && !f.starts_with("pid=")).collect();
+                println!("      {}", short.join(" "));
+            }
+        }
+        self.seen = lines.len();
+    }
 }
 
 /// What a signal handler must stop: the lab's processes (re-listed after each restart), the

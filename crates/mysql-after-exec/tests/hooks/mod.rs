@@ -222,6 +222,22 @@ pub fn after(dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> Run {
     run_hook(&after_bin(), dc, args, extra)
 }
 
+/// A hook runner: [`before`] or [`after`].
+pub type Hook = fn(&Dc, &[&str], &[(&str, &str)]) -> Run;
+
+/// Runs `hook` ([`before`] or [`after`]) with bad input against a seeded `dc` and checks that
+/// it exits 2 with `message` (on stderr or stdout) and that neither Consul nor the action log
+/// changed.
+#[track_caller]
+pub fn assert_refused(hook: Hook, dc: &Dc, args: &[&str], extra: &[(&str, &str)], message: &str) {
+    let snapshot = dc.snapshot();
+    let run = hook(dc, args, extra);
+    run.exits(2);
+    assert!(run.stderr().contains(message) || run.stdout().contains(message), "no {message:?}\n{run}");
+    assert_eq!(dc.snapshot(), snapshot, "bad input changed consul\n{run}");
+    assert!(dc.log_lines().is_empty(), "bad input reached the action log\n{run}");
+}
+
 /// `[host, port]` of a testbed server as hook arguments.
 pub fn hook_args(db: &testbed::mariadb::Mariadb) -> [String; 2] {
     [db.host().to_string(), db.port().to_string()]

@@ -68,8 +68,9 @@ pub fn render_text(entries: &[Entry]) -> String {
     if entries.is_empty() {
         return "no drills recorded\n".to_string();
     }
+    let width = entries.iter().filter_map(|e| e.report.as_ref().ok()).map(|r| r.service.len()).max().unwrap_or(0).max(7);
     let mut out = format!(
-        "{:<24}  {:<12} {:<5}  {:>6}  {:<8}  {:>19}  {:>19}  {:>4}  {:>9}\n",
+        "{:<24}  {:<width$}  {:<5}  {:>6}  {:<8}  {:>21}  {:>20}  {:>4}  {:>9}\n",
         "started (UTC)", "service", "kind", "rounds", "result", "write-unavail med/max", "DNS converge med/max", "lost", "2 masters"
     );
     for e in entries {
@@ -82,7 +83,7 @@ pub fn render_text(entries: &[Entry]) -> String {
                 let result = if r.passed { "passed" } else if r.refused { "refused" } else { "FAILED" };
                 let _ = writeln!(
                     out,
-                    "{:<24}  {:<12} {:<5}  {:>6}  {:<8}  {:>19}  {:>19}  {:>4}  {:>9}",
+                    "{:<24}  {:<width$}  {:<5}  {:>6}  {:<8}  {:>21}  {:>20}  {:>4}  {:>9}",
                     r.started_at,
                     r.service,
                     r.kind.as_str(),

@@ -21,6 +21,7 @@ use super::probe::{with_probes, Cadence, NameLookup, Observed, Ports, Store};
 use super::report::{DrillKind, Invariant, PreCheck, Report, Round, RoundOutcome};
 use super::timeline::{Clock, Timeline};
 use super::{dns_invariant, figures_from, lost_invariant, rfc3339, Deadlines};
+use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
 use crate::consul::Client;
 use crate::mysql::{Credentials, Timeouts};
@@ -100,7 +101,7 @@ impl Store for MysqlStore {
 }
 
 /// Runs the drill: pre-checks, then the command with probes around it.
-pub fn run(d: &MysqlDrill, _consul: &Client) -> Report {
+pub fn run(d: &MysqlDrill, _consul: &Client, log: &mut ActionLog) -> Report {
     let now = SystemTime::now();
     let mut report = Report::new(DrillKind::Mysql, &d.label, rfc3339(now));
     let lookup = NameLookup::new(&d.dns_name, d.dns_server, d.probe_timeout.max(Duration::from_millis(200)));
@@ -113,7 +114,7 @@ pub fn run(d: &MysqlDrill, _consul: &Client) -> Report {
         report.finish();
         return report;
     };
-    let round = run_round(d, &lookup, &store, &master);
+    let round = run_round(d, &lookup, &store, &master, log);
     let holder = round.to.as_deref().and_then(|t| t.parse::<HostPort>().ok()).unwrap_or(master);
     if let Ok(mut c) = connect(&holder, &d.credentials, d.timeouts) {
         let _ = c.exec_drop(format!("DELETE FROM {} WHERE drill = ?", d.table), (&store.drill,));
@@ -166,7 +167,7 @@ fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore) -> (Vec<Pre
     (checks, ok.then_some(master))
 }
 
-fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &HostPort) -> Round {
+fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &HostPort, log: &mut ActionLog) -> Round {
     let timeline = Timeline::new();
     let observed = Observed::new();
     let old_ip = old.ip();
@@ -174,7 +175,7 @@ fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &Host
         timeline.mark("probes started", format!("writing and reading through {}", lookup.name));
         std::thread::sleep(WARM_UP);
         let clock = Clock::start();
-        let outcome = run_command(d, &timeline);
+        let outcome = run_command(d, &timeline, log);
         let new = wait_new_master(d, old_ip, clock.zero(), &observed);
         (clock, (outcome, new))
     });
@@ -224,12 +225,13 @@ struct CommandOutcome {
 
 /// Runs the command (no shell), waiting at most the step deadline; its output goes to the
 /// report's notes, cut to the last lines.
-fn run_command(d: &MysqlDrill, timeline: &Timeline) -> CommandOutcome {
+fn run_command(d: &MysqlDrill, timeline: &Timeline, log: &mut ActionLog) -> CommandOutcome {
     let fail = |status: String| CommandOutcome { ok: false, timed_out: false, status, notes: Vec::new() };
     let Some((program, args)) = d.switchover.split_first() else { return fail("no switchover command given".to_string()) };
     let shown = d.switchover.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
     let spawned = Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     timeline.mark("switchover command started", shown.clone());
+    log.record("switchover", &[("command", &shown)]);
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot run {shown:?}: {e}")),
@@ -261,11 +263,13 @@ fn run_command(d: &MysqlDrill, timeline: &Timeline) -> CommandOutcome {
     match status {
         Some(s) => {
             timeline.mark("switchover command finished", s.to_string());
+            log.record("switchover-finished", &[("status", &s)]);
             CommandOutcome { ok: s.success(), timed_out: false, status: s.to_string(), notes }
         }
         None => {
             let why = format!("killed after {}", humantime::format_duration(d.deadlines.step));
             timeline.mark("switchover command killed", why.clone());
+            log.record("switchover-killed", &[("why", &why)]);
             notes.push(format!("the switchover command ran past its deadline and was {why}; check the servers' roles"));
             CommandOutcome { ok: false, timed_out, status: why, notes }
         }

@@ -10,7 +10,8 @@
 //! its connection and resolves the name again, as a client library that reconnects would.
 //!
 //! The database side is a [`Store`] (Redis: `RPUSH`; MySQL: `INSERT`), so both drills share the
-//! loops and the arithmetic.
+//! loops and the arithmetic. One piece past 400 lines because the three loops and the queries
+//! over what they saw ([`Observed`]) are one job; a sixth of it is tests.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};

@@ -5,6 +5,9 @@
 //! - [`switch`]: the switch sequence and why it is in that order;
 //! - this file: the settings, the probe store (`RPUSH` of sequence numbers to a drill key),
 //!   one round (probes around the switch, convergence, verification, figures) and the rounds.
+//!
+//! Still one piece past 400 lines: the parts of a round (sentinel watcher, convergence,
+//! invariants) share the round's state; what stands alone is in the submodules.
 
 mod precheck;
 mod switch;
@@ -19,6 +22,7 @@ use super::probe::{with_probes, Cadence, NameLookup, Observed, Store};
 use super::report::{DrillKind, Invariant, Report, Round, RoundOutcome};
 use super::timeline::{round_ms, Clock, Timeline};
 use super::{figures_from, rfc3339, Deadlines};
+use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
 use crate::consul::Client;
 use crate::redis::{ConnectOptions, RedisConn, Role, SentinelConn};
@@ -74,7 +78,7 @@ impl RedisDrill {
 /// Runs the drill: pre-checks, then `rounds` switches back and forth, each waiting for the
 /// pre-checks to pass again first. Stops at the first round that does not pass. Never panics;
 /// every failure ends up in the report.
-pub fn run(d: &RedisDrill, consul: &Client) -> Report {
+pub fn run(d: &RedisDrill, consul: &Client, log: &mut ActionLog) -> Report {
     let now = SystemTime::now();
     let mut report = Report::new(DrillKind::Redis, &d.service, rfc3339(now));
     let lookup = d.lookup();
@@ -96,7 +100,7 @@ pub fn run(d: &RedisDrill, consul: &Client) -> Report {
                 }
             }
         }
-        let round = run_round(d, consul, &topo, &lookup, &key, n);
+        let round = run_round(d, consul, &topo, &lookup, &key, n, log);
         let passed = round.outcome == RoundOutcome::Passed;
         report.rounds.push(round);
         if !passed {
@@ -178,13 +182,32 @@ struct SentinelSwitch {
 
 /// Asks every sentinel for the master every few milliseconds until all name the same one
 /// other than `old`, and marks the first and the last of them on the timeline.
+///
+/// A sentinel that refuses connections is left out (marked once on the timeline) as long as
+/// a majority still answers: in the two-host layout `sentinel-rebalance` may move the floating
+/// sentinel to its other address in the middle of a round.
 fn watch_sentinels(d: &RedisDrill, sentinels: &[HostPort], old: &HostPort, timeline: &Timeline, seen: &Mutex<SentinelSwitch>, stop: &AtomicBool) {
-    let mut conns: Vec<(HostPort, Option<SentinelConn>)> = sentinels.iter().map(|s| (s.clone(), SentinelConn::connect(s, &d.sentinel).ok())).collect();
+    let mut conns: Vec<(HostPort, Option<SentinelConn>, bool)> =
+        sentinels.iter().map(|s| (s.clone(), SentinelConn::connect(s, &d.sentinel).ok(), false)).collect();
+    let majority = sentinels.len() / 2 + 1;
     while !stop.load(Ordering::Relaxed) {
         let mut names: Vec<Option<HostPort>> = Vec::new();
-        for (addr, conn) in conns.iter_mut() {
+        for (addr, conn, gone) in conns.iter_mut() {
             if conn.is_none() {
-                *conn = SentinelConn::connect(addr, &d.sentinel).ok();
+                match SentinelConn::connect(addr, &d.sentinel) {
+                    Ok(c) => {
+                        *conn = Some(c);
+                        *gone = false;
+                    }
+                    Err(crate::redis::Error::Unreachable { .. }) => {
+                        if !*gone {
+                            timeline.mark("a sentinel stopped answering", format!("{addr} refuses connections"));
+                        }
+                        *gone = true;
+                        continue;
+                    }
+                    Err(_) => {}
+                }
             }
             let answer = conn.as_mut().map(|c| c.master_addr(&d.master_name));
             let named = match answer {
@@ -203,7 +226,7 @@ fn watch_sentinels(d: &RedisDrill, sentinels: &[HostPort], old: &HostPort, timel
             names.push(named);
         }
         let first = names.first().cloned().flatten();
-        if let Some(m) = first.filter(|m| m != old && names.iter().all(|n| n.as_ref() == Some(m))) {
+        if let Some(m) = first.filter(|m| m != old && names.len() >= majority && names.iter().all(|n| n.as_ref() == Some(m))) {
             if let Ok(mut s) = seen.lock() {
                 s.all = Some((Instant::now(), m.clone()));
             }
@@ -215,7 +238,7 @@ fn watch_sentinels(d: &RedisDrill, sentinels: &[HostPort], old: &HostPort, timel
 }
 
 /// One switch with probes around it, then the figures and the invariants.
-fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLookup, key: &str, n: u32) -> Round {
+fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLookup, key: &str, n: u32, log: &mut ActionLog) -> Round {
     let admin = d.admin();
     let store = RedisStore { key: key.to_string(), probe: d.probe(), admin: admin.clone() };
     if let Err(e) = RedisConn::connect(&topo.master, &admin)
@@ -244,7 +267,7 @@ fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLook
         }
         let switched = std::thread::scope(|s| {
             s.spawn(|| watch_sentinels(d, &topo.sentinels, &topo.master, &timeline, &seen, &stop_watch));
-            let switched = switch::run(d, consul, topo, &admin, &timeline);
+            let switched = switch::run(d, consul, topo, &admin, &timeline, log);
             if let Some(new) = switched.new_master.clone() {
                 converge(d, &topo.master, &new, clock.zero(), &observed, &seen, &timeline);
             }

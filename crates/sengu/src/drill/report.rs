@@ -1,7 +1,8 @@
 //! What a drill found, as one value rendered two ways (text for people, JSON for machines and
 //! for the history in Consul KV): the pre-checks, each round's timeline, its figures and its
 //! invariants, and a summary over the rounds. The exit code is decided here too, so the
-//! binary only prints.
+//! binary only prints. One piece past 400 lines: one value and its two renderings, a quarter
+//! of it tests.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -328,7 +329,8 @@ fn render_round(out: &mut String, r: &Round, total: usize, kind: DrillKind) {
         let _ = writeln!(out, "  [{}] {}{detail}", if i.held { "ok" } else { "BROKEN" }, i.name);
     }
     for n in &r.notes {
-        let _ = writeln!(out, "  note: {n}");
+        // A command's output spans lines: keep them under the note.
+        let _ = writeln!(out, "  note: {}", n.trim_end().replace('\n', "\n        "));
     }
 }
 

@@ -1,21 +1,17 @@
 //! Process start-up for `mysql-fail-check`, where every failure exits 0.
 //!
-//! [`crate::entry::run`] turns usage errors, errors and panics into exit 2, which is right for
-//! every other binary. mysqlfailover reads any non-zero exit of `--exec-fail-check` as "fail
-//! over now", so there the same rule would let a typo in the config file, a bad `SENGU_*`
-//! value or a bug fail over a healthy master. Here each of them prints clap's message (usage
-//! errors) on stderr, one `mysql-fail-check: CRITICAL: …` line on stdout, writes that line to
-//! the durable log, and exits 0: the master stays, and the log says why nothing is checked.
+//! mysqlfailover reads any non-zero exit of `--exec-fail-check` as "fail over now", so the
+//! usual rule of [`crate::entry`] (usage errors, errors and panics exit 2) would let a typo in
+//! the config file, a bad `SENGU_*` value or a bug fail over a healthy master. Here each of them
+//! is a refusal ([`crate::entry::Kind::FailSafe`]): clap's message (usage errors) on stderr, one
+//! `mysql-fail-check: CRITICAL: …` line on stdout, that line in the durable log, and exit 0: the
+//! master stays, and the log says why nothing is checked.
 
-use std::any::Any;
-use std::ffi::OsString;
 use std::io::Write;
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
-use super::report::Report;
 use crate::actionlog::{ActionLog, Target};
-use crate::entry::{BodyResult, Failure};
+use crate::entry::{self, BodyResult, Kind};
 use crate::settings::ConfigFile;
 
 /// The program name in log lines and messages.
@@ -24,74 +20,14 @@ pub const PROGRAM: &str = "mysql-fail-check";
 /// Parses `std::env::args_os()` into `C`, runs `body` and returns its exit code; see the module
 /// doc for what becomes a logged exit 0. `--help` and `--version` exit 0 too.
 pub fn run<C: clap::Parser>(body: impl FnOnce(C) -> BodyResult) -> ExitCode {
-    run_with(std::env::args_os(), body, &mut std::io::stdout(), &mut || ActionLog::open(PROGRAM, &fallback_target()))
+    entry::run(Kind::FailSafe(&mut |problem, out| refuse(problem, out, &mut ActionLog::open(PROGRAM, &fallback_target()))), body)
 }
 
-/// [`run`] with the arguments, the output and the fallback log given, for tests.
-fn run_with<C: clap::Parser>(
-    args: impl IntoIterator<Item = OsString>,
-    body: impl FnOnce(C) -> BodyResult,
-    out: &mut dyn Write,
-    fallback_log: &mut dyn FnMut() -> ActionLog,
-) -> ExitCode {
-    let problem = match C::try_parse_from(args) {
-        Err(error) if error.exit_code() == 0 => {
-            let _ = error.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(error) => {
-            let _ = error.print();
-            usage_line(&error)
-        }
-        Ok(cli) => match panic::catch_unwind(AssertUnwindSafe(|| body(cli))) {
-            Ok(Ok(code)) => return code,
-            Ok(Err(failure)) => failure_line(failure),
-            // The default panic hook has already put the location on stderr.
-            Err(payload) => format!("internal error: {} (this is a bug in {PROGRAM})", panic_message(payload.as_ref())),
-        },
-    };
-    let report = Report::Refused { problem };
-    report.log(&mut fallback_log());
+/// Logs and prints a run that could not start, and exits 0.
+fn refuse(problem: &str, out: &mut dyn Write, log: &mut ActionLog) -> ExitCode {
+    let report = super::refuse(problem, log);
     let _ = writeln!(out, "{}", report.line()).and_then(|()| out.flush());
     report.exit().into()
-}
-
-/// clap's message up to the usage (which is already on stderr), on one line and without its
-/// `error: ` prefix: `the following required arguments were not provided: <OLD_PORT>`.
-fn usage_line(error: &clap::Error) -> String {
-    let text = error.render().to_string();
-    let message: Vec<&str> = text.lines().map(str::trim).take_while(|l| !l.is_empty()).collect();
-    let line = message.join(" ");
-    line.strip_prefix("error: ").unwrap_or(&line).to_string()
-}
-
-fn failure_line(failure: Failure) -> String {
-    if let Some(usage) = failure.downcast_ref::<clap::Error>() {
-        let _ = usage.print();
-        return usage_line(usage);
-    }
-    let mut text = failure.to_string();
-    let mut source = failure.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // thiserror's `#[error("…: {0}")]` often repeats the source; don't print it twice.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text.replace('\n', " ")
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "panic with a non-text payload"
-    }
 }
 
 /// Where to log when the command line or the config could not be read: the log named by
@@ -110,6 +46,8 @@ fn fallback_target() -> Target {
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::*;
 
     #[derive(Debug, clap::Parser)]
@@ -121,13 +59,15 @@ mod tests {
         runs: Option<u32>,
     }
 
+    /// [`run`] with the arguments, the output and the log given.
     fn run_capture(list: &[&str], body: impl FnOnce(Cli) -> BodyResult) -> (ExitCode, String, String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("actions.log");
         let target = Target { file: Some(path.clone()), syslog: false };
         let args = std::iter::once("mysql-fail-check").chain(list.iter().copied()).map(OsString::from);
         let mut out = Vec::new();
-        let code = run_with(args, body, &mut out, &mut || ActionLog::open(PROGRAM, &target));
+        let mut refuse = |problem: &str, out: &mut dyn Write| refuse(problem, out, &mut ActionLog::open(PROGRAM, &target));
+        let code = entry::run_with(Kind::FailSafe(&mut refuse), args, body, &mut out);
         (code, String::from_utf8(out).unwrap(), std::fs::read_to_string(&path).unwrap_or_default())
     }
 

@@ -94,10 +94,8 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
                 // the master's BGSAVE) from one whose master is gone; ROLE's state can. Only
                 // asked in that case, so the usual run stays one command.
                 let unclear = info.master.as_ref().is_some_and(|m| m.link_status == LinkStatus::Down && !m.sync_in_progress);
-                if unclear {
-                    if let Ok(Role::Replica { state: s, .. }) = c.role() {
-                        state = Some(s);
-                    }
+                if unclear && let Ok(Role::Replica { state: s, .. }) = c.role() {
+                    state = Some(s);
                 }
                 Ok(info)
             });

@@ -80,6 +80,7 @@ impl Context<'_> {
             E::MySqlError(e) => Error::Query { addr, statement: during.to_string(), code: e.code, message: e.message },
             E::IoError(e) | E::CodecError(PacketCodecError::Io(e)) => self.io(e, during),
             E::DriverError(DriverError::ConnectTimeout) => Error::Timeout { addr, after: self.timeouts.connect, during: during.to_string() },
+            E::DriverError(DriverError::Timeout) => Error::Timeout { addr, after: self.timeouts.read, during: during.to_string() },
             E::DriverError(DriverError::CouldNotConnect(Some((_, reason, kind)))) => {
                 if kind == std::io::ErrorKind::TimedOut {
                     Error::Timeout { addr, after: self.timeouts.connect, during: during.to_string() }
@@ -150,6 +151,10 @@ mod tests {
         assert_eq!(e.to_string(), "mysql 10.0.0.12:3306 did not answer within 2s (SHOW SLAVE STATUS)");
         let e = classify(::mysql::Error::DriverError(::mysql::DriverError::ConnectTimeout));
         assert!(matches!(e, Error::Timeout { after, .. } if after == Duration::from_secs(1)), "{e}");
+        let e = classify(::mysql::Error::DriverError(::mysql::DriverError::Timeout));
+        assert!(matches!(e, Error::Timeout { after, .. } if after == Duration::from_secs(2)), "{e}");
+        let timed_out = ::mysql::DriverError::CouldNotConnect(Some(("x".into(), "timed out".into(), std::io::ErrorKind::TimedOut)));
+        assert!(matches!(classify(::mysql::Error::DriverError(timed_out)), Error::Timeout { .. }));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use crate::addr::HostPort;
 
@@ -67,8 +68,21 @@ pub struct ThreadError {
     pub message: String,
 }
 
-/// One `SHOW SLAVE STATUS` row. Multi-source replication is not modelled: the first row (the
-/// default connection or channel) is the one read.
+/// A position in the master's binary log (`Master_Log_File`, `Read_Master_Log_Pos`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogPosition {
+    pub file: String,
+    pub pos: u64,
+}
+
+impl fmt::Display for LogPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.pos)
+    }
+}
+
+/// One replication connection's status row (`SHOW SLAVE STATUS` gives the default connection
+/// or channel, MariaDB's `SHOW ALL SLAVES STATUS` one row per named connection).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReplicaStatus {
     /// `Master_Host`:`Master_Port` (`Source_*` on MySQL 8).
@@ -84,6 +98,21 @@ pub struct ReplicaStatus {
     pub using_gtid: Option<String>,
     /// GTIDs fetched so far: MariaDB's `Gtid_IO_Pos`, MySQL's `Retrieved_Gtid_Set`.
     pub gtid_io_pos: Option<String>,
+    /// `Master_Server_Id`: the server id of the master it last connected to (0 before it ever
+    /// connected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_server_id: Option<u32>,
+    /// How far the IO thread has read in the master's binary log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_position: Option<LogPosition>,
+    /// `Slave_received_heartbeats`: heartbeats received since the link was configured. Only
+    /// MariaDB's `SHOW ALL SLAVES STATUS` has it (MySQL keeps it in performance_schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeats: Option<u64>,
+    /// `Slave_heartbeat_period`: how often an idle master sends a heartbeat (zero: off). Only in
+    /// MariaDB's `SHOW ALL SLAVES STATUS`.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_secs")]
+    pub heartbeat_period: Option<Duration>,
 }
 
 impl ReplicaStatus {
@@ -124,6 +153,17 @@ impl ReplicaStatus {
             last_sql_error: thread_error("Last_SQL_Errno", "Last_SQL_Error")?,
             using_gtid: get(&["Using_Gtid", "Auto_Position"]).map(str::to_string),
             gtid_io_pos: get(&["Gtid_IO_Pos", "Retrieved_Gtid_Set"]).filter(|s| !s.is_empty()).map(str::to_string),
+            // The columns below only add detail to a row the ones above already made sense of,
+            // so an odd value reads as unknown instead of failing the whole row.
+            master_server_id: get(&["Master_Server_Id", "Source_Server_Id"]).and_then(|s| s.parse().ok()),
+            read_position: match (get(&["Master_Log_File", "Source_Log_File"]), get(&["Read_Master_Log_Pos", "Read_Source_Log_Pos"])) {
+                (Some(file), Some(pos)) => pos.parse().ok().map(|pos| LogPosition { file: file.to_string(), pos }),
+                _ => None,
+            },
+            heartbeats: get(&["Slave_received_heartbeats"]).and_then(|s| s.parse().ok()),
+            heartbeat_period: get(&["Slave_heartbeat_period"])
+                .and_then(|s| s.parse::<f64>().ok())
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
         })
     }
 
@@ -217,6 +257,14 @@ fn as_text<S: serde::Serializer>(v: &HostPort, s: S) -> Result<S::Ok, S::Error> 
     s.collect_str(v)
 }
 
+/// Serializes a period as seconds, as the server shows it.
+fn as_secs<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.serialize_f64(d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +303,38 @@ mod tests {
         assert_eq!((s.last_io_error, s.last_sql_error), (None, None));
         assert_eq!(s.using_gtid.as_deref(), Some("Slave_Pos"));
         assert_eq!(s.gtid_io_pos.as_deref(), Some("0-11-3"));
+    }
+
+    #[test]
+    fn maps_the_link_details_of_show_all_slaves_status() {
+        let mut f = mariadb_healthy();
+        for (k, v) in [
+            ("Connection_name", ""),
+            ("Master_Log_File", "mariadb-bin.000001"),
+            ("Read_Master_Log_Pos", "545"),
+            ("Master_Server_Id", "11"),
+            ("Slave_received_heartbeats", "23"),
+            ("Slave_heartbeat_period", "2.000"),
+        ] {
+            f.insert(k.into(), Some(v.into()));
+        }
+        let s = ReplicaStatus::from_fields(&f).unwrap();
+        assert_eq!(s.master_server_id, Some(11));
+        assert_eq!(s.read_position.as_ref().map(ToString::to_string).as_deref(), Some("mariadb-bin.000001:545"));
+        assert_eq!((s.heartbeats, s.heartbeat_period), (Some(23), Some(Duration::from_secs(2))));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!((json["heartbeat_period"].as_f64(), json["read_position"]["pos"].as_u64()), (Some(2.0), Some(545)));
+    }
+
+    #[test]
+    fn link_details_are_optional_and_odd_ones_read_as_unknown() {
+        let s = ReplicaStatus::from_fields(&mariadb_healthy()).unwrap();
+        assert_eq!((s.master_server_id, s.read_position, s.heartbeats, s.heartbeat_period), (None, None, None, None));
+        let mut f = mariadb_healthy();
+        f.insert("Master_Server_Id".into(), Some("eleven".into()));
+        f.insert("Slave_heartbeat_period".into(), Some("-1".into()));
+        let s = ReplicaStatus::from_fields(&f).unwrap();
+        assert_eq!((s.master_server_id, s.heartbeat_period), (None, None));
     }
 
     #[test]

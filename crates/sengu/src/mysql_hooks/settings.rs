@@ -1,19 +1,19 @@
 //! The MySQL hooks' settings: the flag group both hooks share ([`HookArgs`]), the flags only one
-//! of them takes ([`HookFlags`]), the `[mysql-hooks]` and `[mysql]` config tables, and their
-//! merge into ready-to-use [`HookSettings`] (flag > environment > file > default).
+//! of them takes ([`HookFlags`]), the `[mysql-hooks]` config table, and their merge with the
+//! shared `[mysql]` login settings ([`crate::mysql::MysqlArgs`]) into ready-to-use
+//! [`HookSettings`] (flag > environment > file > default).
 //!
 //! mysqlfailover passes a hook nothing but positional addresses, so in production every value
 //! here comes from `SENGU_*` variables or the config file; the flags exist for hand use and tests.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
 use crate::addr::HostPort;
-use crate::consul::{self, Client, ClientConfig};
-use crate::mysql::{Credentials, OptionFileError, Timeouts};
+use crate::consul::{self, Client};
+use crate::mysql::{Credentials, MysqlArgs, OptionFileError, Timeouts};
 use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
 
 /// Catalog node that stands for the master (the old shell hooks' name).
@@ -60,12 +60,8 @@ pub struct HookArgs {
     /// Also publish the master as this service (with its port) on the master node (also [mysql-hooks] service)
     #[arg(long, global = true, env = "SENGU_SERVICE", value_name = "NAME")]
     pub service: Option<String>,
-    /// MySQL option file with the [client] user and password (also [mysql] defaults_file)
-    #[arg(long, global = true, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
-    pub mysql_defaults_file: Option<PathBuf>,
-    /// MySQL user, overriding the option file's (also [mysql] user)
-    #[arg(long, global = true, env = "SENGU_MYSQL_USER", value_name = "USER")]
-    pub mysql_user: Option<String>,
+    #[command(flatten)]
+    pub mysql: MysqlArgs,
     /// Timeout of each MySQL connect and query, e.g. 3s (also [mysql-hooks] mysql_timeout) [default: 3s]
     #[arg(long, global = true, env = "SENGU_MYSQL_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     pub mysql_timeout: Option<Duration>,
@@ -114,15 +110,8 @@ pub struct FileSettings {
     pub fence_timeout: Option<Duration>,
 }
 
-/// The `[mysql]` table: how sengu logs in to MySQL/MariaDB.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MysqlFileSettings {
-    /// A MySQL option file; its `[client]` groups give `user` and `password`.
-    pub defaults_file: Option<PathBuf>,
-    /// The user, overriding the option file's.
-    pub user: Option<String>,
-}
+// kept for drill; remove when it imports sengu::mysql::MysqlFileSettings
+pub use crate::mysql::MysqlFileSettings;
 
 /// Names of the Consul records the hooks manage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,7 +194,7 @@ impl HookSettings {
         config: &ConfigFile,
     ) -> Result<HookSettings, SetupError> {
         let file: FileSettings = config.section("mysql-hooks")?;
-        let mysql: MysqlFileSettings = config.section("mysql")?;
+        let mysql: MysqlFileSettings = config.section(MysqlFileSettings::TABLE)?;
         let names = Names {
             master_node: name("master node", args.master_node.clone().or(file.master_node), DEFAULT_MASTER_NODE)?,
             replica_node: name("replica node", args.replica_node.clone().or(file.replica_node), DEFAULT_REPLICA_NODE)?,
@@ -235,15 +224,9 @@ impl HookSettings {
                 })
             }
         };
-        let mut credentials = Credentials::load(args.mysql_defaults_file.as_deref().or(mysql.defaults_file.as_deref()))?;
-        if let Some(user) = args.mysql_user.clone().or(mysql.user) {
-            credentials.user = user;
-        }
+        let credentials = args.mysql.credentials(&mysql)?;
         let timeout = common.timeout(file.timeout, DEFAULT_TIMEOUT);
-        let mut consul = ClientConfig::from_env()?;
-        if let Some(addr) = consul_args.addr(config)? {
-            consul = consul.with_address(&addr)?;
-        }
+        let consul = consul_args.client_config::<SetupError>(config)?;
         let consul = Client::new(&consul.with_deadline(Instant::now() + timeout))?;
         Ok(HookSettings {
             names,
@@ -375,7 +358,7 @@ mod tests {
         let s = resolve(&HookArgs::default(), &HookFlags::default(), &text).unwrap();
         assert_eq!(s.credentials.user, "hooks");
         assert_eq!(s.credentials.password.as_ref().map(|p| p.expose()), Some("s3cret"));
-        let args = HookArgs { mysql_user: Some("other".into()), ..HookArgs::default() };
+        let args = HookArgs { mysql: MysqlArgs { mysql_user: Some("other".into()), ..MysqlArgs::default() }, ..HookArgs::default() };
         assert_eq!(resolve(&args, &HookFlags::default(), &text).unwrap().credentials.user, "other");
         let missing = format!("[mysql]\ndefaults_file = {:?}\n", dir.path().join("nope.cnf").to_str().unwrap());
         assert!(resolve(&HookArgs::default(), &HookFlags::default(), &missing).unwrap_err().to_string().starts_with("mysql credentials: "));

@@ -74,7 +74,9 @@ impl Mariadb {
     }
 
     /// Waits until both replication threads run and this replica has applied everything
-    /// `master` has binlogged so far.
+    /// `master` has binlogged so far. A `current_pos` replica (a demoted old master) counts
+    /// its own binary log as applied, so for it what it wrote as master counts too: that is in
+    /// its `@@gtid_current_pos`, never in the `@@gtid_slave_pos` that `MASTER_GTID_WAIT` reads.
     pub fn wait_replicating(&self, master: &Mariadb) {
         let target = master.gtid_binlog_pos();
         let ctx = || format!("slave status: {:?}\n{}\n{}", self.slave_status_or_err(), self.log_tail(), master.log_tail());
@@ -91,6 +93,12 @@ impl Mariadb {
                     return Some(());
                 }
                 let mut c = self.conn_as(ROOT_USER, "").ok()?;
+                if status.get("Using_Gtid").cloned().flatten().is_some_and(|u| u.eq_ignore_ascii_case("Current_Pos")) {
+                    let current: String = c.query_first("SELECT @@global.gtid_current_pos").ok()??;
+                    if gtid_covers(&current, &target) {
+                        return Some(());
+                    }
+                }
                 let r: Option<i32> = c.exec_first("SELECT MASTER_GTID_WAIT(?, 0.2)", (target.as_str(),)).ok()?;
                 (r == Some(0)).then_some(())
             },
@@ -128,6 +136,23 @@ impl Mariadb {
     }
 }
 
+/// True when GTID position `pos` (`domain-server-seq`, comma-separated) has reached `target` in
+/// every domain of `target`, the way MariaDB compares positions: by sequence number per domain.
+fn gtid_covers(pos: &str, target: &str) -> bool {
+    let parse = |list: &str| -> Vec<(u32, u64)> {
+        list.split(',')
+            .filter_map(|gtid| {
+                let mut parts = gtid.trim().split('-');
+                let domain = parts.next()?.parse().ok()?;
+                let seq = parts.nth(1)?.parse().ok()?;
+                Some((domain, seq))
+            })
+            .collect()
+    };
+    let have = parse(pos);
+    parse(target).iter().all(|(domain, seq)| have.iter().any(|(d, s)| d == domain && s >= seq))
+}
+
 /// A GTID master with replicas, all on their own hosts: master on `host(11)`, replicas on
 /// `host(12)`, `host(13)`, …; `server_id` = host number. Every node starts with `read_only=1`
 /// in its flags; the master is switched to `read_only=0` at runtime, as production should.
@@ -163,5 +188,21 @@ impl GtidCluster {
     /// Every node's error log tail, for panic messages.
     pub fn logs(&self) -> String {
         std::iter::once(&self.master).chain(&self.replicas).map(Mariadb::log_tail).collect::<Vec<_>>().join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gtid_covers;
+
+    #[test]
+    fn a_position_covers_a_target_domain_by_domain() {
+        assert!(gtid_covers("0-11-5", "0-12-5"), "the server id does not matter");
+        assert!(gtid_covers("0-11-7,1-11-2", "0-12-5"));
+        assert!(gtid_covers("0-11-7,1-11-2", "1-11-2,0-11-7"));
+        assert!(!gtid_covers("0-11-4", "0-12-5"));
+        assert!(!gtid_covers("0-11-7", "0-11-7,1-12-1"), "a domain it has not seen");
+        assert!(!gtid_covers("", "0-11-1"));
+        assert!(gtid_covers("0-11-1", ""), "nothing to reach");
     }
 }

@@ -76,6 +76,11 @@ fn sentinels_agree(d: &RedisDrill, checks: &mut Vec<PreCheck>) -> Option<(HostPo
         checks.push(PreCheck::failed("sentinels", format!("sentinel {s} did not answer: {e}")));
         return None;
     }
+    if votes.answers.is_empty() {
+        let why: Vec<String> = votes.failures.iter().map(|(_, e)| e.to_string()).collect();
+        checks.push(PreCheck::failed("sentinels", format!("no sentinel answered: {}", why.join("; "))));
+        return None;
+    }
     let named: Vec<String> = votes
         .answers
         .iter()

@@ -29,6 +29,7 @@
 use std::time::{Duration, Instant};
 
 use super::precheck::Topology;
+use crate::actionlog::ActionLog;
 use super::RedisDrill;
 use crate::addr::HostPort;
 use crate::consul::Client;
@@ -62,7 +63,7 @@ impl Switched {
 }
 
 /// Runs steps 1 to 7 (see the module doc), marking each on `timeline`.
-pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &ConnectOptions, timeline: &Timeline) -> Switched {
+pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &ConnectOptions, timeline: &Timeline, log: &mut ActionLog) -> Switched {
     let mut out = Switched::default();
     let old_addr = &topo.master;
     // Connections are opened before the clock starts, so connecting is not part of the switch.
@@ -82,10 +83,11 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
         return out.abort(format!("cannot pause writes: {e}; nothing was changed"));
     }
     timeline.mark("writes paused on the old master", format!("CLIENT PAUSE {} ms WRITE", pause_for.as_millis()));
+    log.record("pause-writes", &[("redis", old_addr), ("ms", &pause_for.as_millis())]);
     let target = match old.role() {
         Ok(Role::Master { offset, .. }) => offset,
-        Ok(other) => return out.abort(restore(&mut old, format!("{old_addr} no longer reports master ({other:?})"))),
-        Err(e) => return out.abort(restore(&mut old, e.to_string())),
+        Ok(other) => return out.abort(restore(&mut old, format!("{old_addr} no longer reports master ({other:?})"), log)),
+        Err(e) => return out.abort(restore(&mut old, e.to_string(), log)),
     };
 
     let started = Instant::now();
@@ -109,16 +111,17 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
                 humantime::format_duration(d.deadlines.catch_up),
                 behind.join(", ")
             );
-            return out.abort(restore(&mut old, why));
+            return out.abort(restore(&mut old, why, log));
         }
         std::thread::sleep(POLL);
     }
     timeline.mark("replicas caught up", format!("offset {target}"));
 
     if let Err(e) = sentinel.failover(&d.master_name) {
-        return out.abort(restore(&mut old, e.to_string()));
+        return out.abort(restore(&mut old, e.to_string(), log));
     }
     timeline.mark("failover requested", format!("SENTINEL FAILOVER {} via {}", d.master_name, topo.sentinel));
+    log.record("sentinel-failover", &[("sentinel", &topo.sentinel), ("master", &d.master_name)]);
 
     let started = Instant::now();
     let deadline = started + d.deadlines.step;
@@ -130,7 +133,7 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
             break addr;
         }
         if Instant::now() >= grace {
-            return out.abort(no_promotion(d, &topo.sentinels, &mut old));
+            return out.abort(no_promotion(d, &topo.sentinels, &mut old, log));
         }
         std::thread::sleep(POLL);
     };
@@ -142,7 +145,10 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
 
     let step = Instant::now();
     match demote(&mut old, &new) {
-        Ok(()) => timeline.mark("old master demoted", format!("REPLICAOF {} {}", new.host, new.port)),
+        Ok(()) => {
+            timeline.mark("old master demoted", format!("REPLICAOF {} {}", new.host, new.port));
+            log.record("demote", &[("redis", old_addr), ("replicaof", &new)]);
+        }
         Err(e) => out.notes.push(format!("could not demote {old_addr} ({e}); Sentinel converts it within ~10 s, and its write pause lasts until then")),
     }
     let claim = Claim::Master { at: new.clone(), others: Others::Demote };
@@ -154,6 +160,7 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
             } else {
                 report.changes.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
             };
+            log.record("publish-roles", &[("service", &d.service), ("master", &new), ("changes", &what)]);
             timeline.mark("consul tags flipped", what);
         }
         Err(e) => out.notes.push(format!("could not publish the new master in Consul: {e}")),
@@ -162,7 +169,10 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
         out.notes.push(format!("could not disconnect the old master's clients: {e}"));
     }
     match old.unpause() {
-        Ok(()) => timeline.mark("writes unpaused on the old master", ""),
+        Ok(()) => {
+            timeline.mark("writes unpaused on the old master", "");
+            log.record("unpause-writes", &[("redis", old_addr)]);
+        }
         Err(e) => out.notes.push(format!("could not lift the pause on {old_addr} ({e}); it ends by itself after {} ms", pause_for.as_millis())),
     }
     if step.elapsed() > d.deadlines.step {
@@ -181,7 +191,8 @@ fn demote(old: &mut RedisConn, new: &HostPort) -> Result<(), crate::redis::Error
 
 /// Lifts the pause after a failed step before the failover: the old master is master again,
 /// with every acknowledged write, and nothing else changed.
-fn restore(old: &mut RedisConn, why: String) -> String {
+fn restore(old: &mut RedisConn, why: String, log: &mut ActionLog) -> String {
+    log.record("abort", &[("redis", old.addr()), ("why", &why)]);
     match old.unpause() {
         Ok(()) => format!("{why}; aborted before the failover: writes resumed on {}, nothing else was changed", old.addr()),
         Err(e) => format!("{why}; aborted before the failover, but lifting the write pause on {} failed ({e}): it ends by itself", old.addr()),
@@ -190,15 +201,16 @@ fn restore(old: &mut RedisConn, why: String) -> String {
 
 /// No replica became master in time. If no sentinel is failing over any more, nothing will
 /// happen and the pause can go; otherwise it stays until it expires.
-fn no_promotion(d: &RedisDrill, sentinels: &[HostPort], old: &mut RedisConn) -> String {
+fn no_promotion(d: &RedisDrill, sentinels: &[HostPort], old: &mut RedisConn, log: &mut ActionLog) -> String {
     let in_progress = sentinels.iter().any(|s| {
         SentinelConn::connect(s, &d.sentinel).and_then(|mut c| c.master(&d.master_name)).map_or(true, |m| m.has_flag("failover_in_progress"))
     });
     let why = format!("no replica reported role:master within {}", humantime::format_duration(d.deadlines.step * 2));
     if in_progress {
+        log.record("abort", &[("redis", old.addr()), ("why", &why), ("pause", &"left to expire")]);
         format!("{why}, and a sentinel still has a failover in progress (or did not answer): the write pause on {} stays until it expires; check the sentinels", old.addr())
     } else {
-        restore(old, format!("{why}, and no failover is in progress"))
+        restore(old, format!("{why}, and no failover is in progress"), log)
     }
 }
 

@@ -1,0 +1,41 @@
+//! `sengu-drill` as an operator types it, without a lab: help, and bad input that exits 2
+//! with a message before anything is touched.
+
+#[path = "../../redis-master-check/tests/support/mod.rs"]
+mod support;
+
+use support::run;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sengu-drill");
+
+#[test]
+fn help_names_the_subcommands_and_the_exit_codes() {
+    run(BIN, &["--help"])
+        .exits(0)
+        .stdout_contains("redis")
+        .stdout_contains("mysql")
+        .stdout_contains("history")
+        .stdout_contains("0  every round passed every invariant")
+        .stdout_contains("2  refused to start");
+    run(BIN, &["redis", "--help"]).exits(0).stdout_contains("[env: SENGU_SENTINELS=]").stdout_contains("--catch-up-timeout");
+}
+
+#[test]
+fn bad_input_exits_two_with_a_message() {
+    run(BIN, &[]).exits(2);
+    run(BIN, &["redis", "--service", "redis"]).exits(2).stderr_contains("--sentinel");
+    run(BIN, &["redis", "--sentinel", "127.0.0.1", "--service", "redis"]).exits(2).stderr_contains("missing port");
+    run(BIN, &["redis", "--sentinel", "127.0.0.1:1", "--service", "redis", "--rounds", "0"]).exits(2);
+    run(BIN, &["mysql", "--node", "db"]).exits(2).stderr_contains("--switchover-cmd");
+    run(BIN, &["mysql", "--service", "m", "--table", "x", "--switchover-cmd", "true"]).exits(2).stdout_contains("invalid table \"x\"");
+}
+
+#[test]
+fn a_drill_whose_sentinels_do_not_answer_refuses_to_start() {
+    let lease = testbed::reserve(testbed::host(11));
+    let nobody = format!("127.0.0.11:{}", lease.port());
+    // A sentinel that is configured but down, and Consul nowhere: refused, exit 2, nothing stored.
+    let consul = format!("127.0.0.11:{}", testbed::reserve(testbed::host(11)).port());
+    let out = run(BIN, &["redis", "--sentinel", &nobody, "--service", "redis", "--consul-addr", &consul, "--no-history"]);
+    out.exits(2).stdout_starts_with("REFUSED: redis drill of \"redis\" did not start, nothing was changed: no sentinel answered: ").stdout_contains("connection refused");
+}
