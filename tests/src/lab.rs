@@ -31,7 +31,7 @@ use testbed::mariadb::{Mariadb, MariadbOpts, APP_PASSWORD, APP_USER, MONITOR_PAS
 use testbed::redis::{RedisSet, Sentinel};
 use testbed::{host, reserve, PortLease};
 
-/// The service and the sentinels' master name, as in the shipped `consul.d` files.
+/// The service, as in the shipped `consul.d` files.
 pub const SERVICE: &str = "redis";
 pub const FLOATING_MYID: &str = "f100000000000000000000000000000000000f1f";
 /// The catalog node that stands for the MySQL master (the hooks' default).
@@ -42,6 +42,21 @@ const CHECK_ID: &str = "redis-role";
 /// The executables the lab runs.
 pub const BINARIES: [&str; 7] =
     ["sengu-drill", "redis-master-check", "sentinel-rebalance", "mysql-before-exec", "mysql-after-exec", "mysql-fail-check", "sengu-mariadb-switchover"];
+
+/// The shipped role-mode definition, `consul.d/redis-role.json`.
+fn shipped_role_definition() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../consul.d/redis-role.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The sentinels' master name: what the shipped check passes as `--sentinel-master`, so the
+/// lab's sentinels monitor the name the check asks for.
+pub fn master_name() -> String {
+    let def = shipped_role_definition();
+    let args: Vec<&str> = def["service"]["checks"][0]["args"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    args.windows(2).find(|w| w[0] == "--sentinel-master").map_or_else(|| SERVICE.to_string(), |w| w[1].to_string())
+}
 
 /// Where the sengu executables are: `SENGU_BIN_DIR`, else the directory of the running program
 /// (one up from `deps/` for test executables).
@@ -108,7 +123,7 @@ impl Lab {
         });
 
         say("starting Redis on hosts A (127.0.0.11, master) and B (127.0.0.12, replica) with a fixed sentinel each");
-        let mut redis = RedisSet::builder().replicas(1).sentinel_hosts(vec![]).master_name(SERVICE).start();
+        let mut redis = RedisSet::builder().replicas(1).sentinel_hosts(vec![]).master_name(master_name()).start();
         for i in 0..2 {
             let s = redis
                 .sentinel_builder(host(11 + i as u8))
@@ -182,7 +197,7 @@ impl Lab {
         ];
         let mut c = String::new();
         let _ = writeln!(c, "[sentinel-rebalance]");
-        let _ = writeln!(c, "master_name = {SERVICE:?}");
+        let _ = writeln!(c, "master_name = {:?}", master_name());
         let _ = writeln!(c, "redis = {:?}\npeer_redis = {:?}", redis(i), redis(1 - i));
         let _ = writeln!(c, "sentinel = \"{sentinel}\"\npeer_sentinel = \"{peer_sentinel}\"");
         let _ = writeln!(c, "floating = \"{}\"\npeer_floating = \"{}\"", me.floating, peer.floating);
@@ -220,7 +235,7 @@ impl Lab {
 
     /// The host (0 or 1) whose Redis the sentinels name master.
     pub fn master_host(&self) -> Option<usize> {
-        let votes = sengu::redis::ask_sentinels(&self.seeds_hp(), SERVICE, &opts());
+        let votes = sengu::redis::ask_sentinels(&self.seeds_hp(), &master_name(), &opts());
         let m = votes.majority_of_asked().or_else(|| votes.majority())?;
         (0..2).find(|i| self.redis_addr(*i).to_string() == m.to_string())
     }
@@ -247,7 +262,7 @@ impl Lab {
         live.len() == 3
             && live.iter().all(|s| {
                 SentinelConn::connect(s, &opts())
-                    .and_then(|mut c| Ok((c.ckquorum(SERVICE)?, c.sentinels(SERVICE)?)))
+                    .and_then(|mut c| Ok((c.ckquorum(&master_name())?, c.sentinels(&master_name())?)))
                     .is_ok_and(|(q, peers)| q.is_ok() && peers.len() == 2 && peers.iter().all(|p| !p.looks_down()))
             })
     }
@@ -293,7 +308,8 @@ impl Lab {
             args.extend(["--sentinel".to_string(), s.to_string()]);
         }
         let log = self.action_log().display().to_string();
-        for a in ["--sentinel-master", SERVICE, "--service", SERVICE, "--dns-server", &self.dns.to_string(), "--consul-addr", &self.agent_url(0), "--log-file", &log] {
+        let name = master_name();
+        for a in ["--sentinel-master", &name, "--service", SERVICE, "--dns-server", &self.dns.to_string(), "--consul-addr", &self.agent_url(0), "--log-file", &log] {
             args.push(a.to_string());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
@@ -494,9 +510,8 @@ fn opts() -> ConnectOptions {
 /// the Redis, sentinel and DNS addresses and the port. Every address the file names must be
 /// found, so an edit to the file cannot make the lab quietly run something else.
 fn role_definition(redis: &RedisSet, hosts: &[HostFiles; 2], i: usize, dns: SocketAddr, agent: SocketAddr) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../consul.d/redis-role.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut def: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = "consul.d/redis-role.json";
+    let mut def = shipped_role_definition();
     let me = redis.servers().iter().find(|s| s.ip() == host(11 + i as u8)).map(|s| s.addr()).unwrap_or_else(|| panic!("no redis on host {i}"));
     let fixed = |j: usize| redis.sentinels().iter().find(|s| s.ip() == host(11 + j as u8)).map(|s| s.addr().to_string()).unwrap_or_default();
     let map: Vec<(&str, String)> = vec![
@@ -509,10 +524,10 @@ fn role_definition(redis: &RedisSet, hosts: &[HostFiles; 2], i: usize, dns: Sock
     ];
     let service = &mut def["service"];
     service["port"] = me.port().into();
-    let args = service["checks"][0]["args"].as_array_mut().unwrap_or_else(|| panic!("no check args in {}", path.display()));
+    let args = service["checks"][0]["args"].as_array_mut().unwrap_or_else(|| panic!("no check args in {path}"));
     for (from, to) in &map {
         let n = args.iter_mut().filter(|a| a.as_str() == Some(from)).map(|a| *a = Value::String(to.clone())).count();
-        assert_eq!(n, 1, "{from} must appear once in the check args of {}", path.display());
+        assert_eq!(n, 1, "{from} must appear once in the check args of {path}");
     }
     // The floating sentinel's other home, so the check finds it wherever it runs.
     args.push("--sentinel".into());

@@ -22,7 +22,7 @@ fn kill_master_and_follow(set: &mut testbed::redis::RedisSet, consul: &Consul, s
     let context = |set: &testbed::redis::RedisSet| {
         format!("{}\na:\n{}\nb:\n{}", set.sentinel_view(), consul.history(0, shipped), consul.history(1, shipped))
     };
-    sample_masters(consul, Duration::from_millis(300), String::new);
+    sample_masters(consul, Duration::from_millis(300), || context(set));
     set.server_mut(0).kill9();
     let killed = Instant::now();
     let mut switched = None;

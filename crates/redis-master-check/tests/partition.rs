@@ -41,10 +41,10 @@ fn a_stale_master_back_after_a_partition_never_passes_and_is_fenced() {
         || set.server(0).role().ok().filter(|r| r.is_connected_replica_of(new)).map(|_| ()),
         context,
     );
-    // The check demoted it (Sentinel would have needed ~10 s), and no run after the thaw
-    // passed it while it was still a master.
+    // The check demoted it (Sentinel would have needed ~10 s), and no run that ended after the
+    // thaw (one may have started while the host hung) passed it while it was still a master.
     let runs = consul.standin.check_history(NODES[0], Shipped::Role.check_id()).unwrap();
-    let after: Vec<_> = runs.iter().filter(|r| r.started_ms >= thawed_ms).collect();
+    let after: Vec<_> = runs.iter().filter(|r| r.finished_ms >= thawed_ms).collect();
     let fenced = after.iter().position(|r| r.output.contains("[CRITICAL] fence: demoted stale master 127.0.0.11:"));
     let fenced = fenced.unwrap_or_else(|| panic!("no run fenced the stale master\n{}", consul.history(0, Shipped::Role)));
     assert!(thawed.elapsed() < Duration::from_secs(8), "demoted by the check, not by Sentinel's ~10 s timer");

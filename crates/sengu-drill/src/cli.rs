@@ -81,7 +81,10 @@ mod tests {
         assert!(parse(&["redis", "--sentinel", "127.0.0.1:26379"]).is_err());
         let cli = parse(&["redis", "--sentinel", "127.0.0.1:26379", "--sentinel", "127.0.0.2:26379", "--service", "redis", "--rounds", "3"]).unwrap();
         let Command::Redis(r) = cli.command else { panic!("not redis") };
-        assert_eq!((r.sentinels.len(), r.rounds), (2, Some(3)));
+        assert_eq!((r.sentinels.len(), r.rounds, r.keep_going), (2, Some(3), false));
+        let cli = parse(&["redis", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--keep-going"]).unwrap();
+        let Command::Redis(r) = cli.command else { panic!("not redis") };
+        assert!(r.keep_going);
     }
 
     #[test]

@@ -122,6 +122,7 @@ pub(crate) fn figures_from(
     Figures {
         write_unavailable_ms: first_new.zip(last_old).map(|(f, l)| round_ms(clock.ms_at(f) - clock.ms_at(l))),
         read_unavailable_ms: observed.longest_read_gap(end).map(|g| round_ms(g.as_secs_f64() * 1000.0)),
+        write_gap_after_switch_ms: first_new.and_then(|f| observed.longest_write_gap(f, end)).map(|g| round_ms(g.as_secs_f64() * 1000.0)),
         dns_convergence_ms: dns_at.map(|at| round_ms(clock.ms_at(at))),
         dns_after_sentinels_ms: None,
         writes_acknowledged: acked.len() as u64,
@@ -146,6 +147,26 @@ pub(crate) fn lost_invariant(observed: &Observed, holder: &HostPort, stored: &Re
                 Invariant::new(NAME, false, format!("{n} acknowledged writes missing on {holder}, e.g. {}", lost.join(", ")))
             }
         }
+    }
+}
+
+/// Longest write gap after the switch that still counts as writes flowing: well above a
+/// probe timeout plus a reconnect, well below the ~10 s pause of a fenced server or a check
+/// interval of DNS without a master.
+pub const MAX_WRITE_GAP_AFTER_SWITCH: Duration = Duration::from_secs(1);
+
+/// How long the probes keep running once the switch converged: long enough for a health
+/// check interval (2 s in the shipped definitions, counted from the promotion) to act on the
+/// new master, so a check that wrongly fences it shows up as a second outage.
+pub const OBSERVE_AFTER: Duration = Duration::from_millis(1500);
+
+/// "Writes kept flowing after the switch": no second outage once the new master took writes.
+pub(crate) fn flowing_invariant(figures: &Figures) -> Invariant {
+    const NAME: &str = "writes kept flowing after the switch";
+    let limit = MAX_WRITE_GAP_AFTER_SWITCH.as_secs_f64() * 1000.0;
+    match figures.write_gap_after_switch_ms {
+        Some(gap) => Invariant::new(NAME, gap < limit, format!("longest gap {gap:.1} ms (limit {limit:.0} ms)")),
+        None => Invariant::new(NAME, false, "no write reached the new master"),
     }
 }
 

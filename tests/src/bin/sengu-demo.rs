@@ -247,14 +247,31 @@ impl LogTail {
         self.seen = self.lines().len();
     }
 
-    /// Prints the lines written since the last call, without the time and pid fields.
+    /// Prints the lines written since the last call, without the time and pid fields, and
+    /// with a run of `wait` lines of one program shown once.
     fn show(&mut self) {
         let lines = self.lines();
         if lines.len() > self.seen {
             println!("    action log ({}):", self.path.display());
+            let mut waited: Option<(String, usize)> = None;
             for line in &lines[self.seen..] {
                 let short: Vec<&str> = line.split(' ').filter(|f| !f.starts_with("time=") && !f.starts_with("pid=")).collect();
+                let program = short.first().copied().unwrap_or_default().to_string();
+                let wait = short.get(1) == Some(&"action=wait");
+                if let Some((_, n)) = waited.as_mut().filter(|(p, _)| wait && *p == program) {
+                    *n += 1;
+                    continue;
+                }
+                if let Some((p, n)) = waited.take().filter(|(_, n)| *n > 0) {
+                    println!("      {p} action=wait ... ({n} more)");
+                }
+                if wait {
+                    waited = Some((program, 0));
+                }
                 println!("      {}", short.join(" "));
+            }
+            if let Some((p, n)) = waited.filter(|(_, n)| *n > 0) {
+                println!("      {p} action=wait ... ({n} more)");
             }
         }
         self.seen = lines.len();

@@ -177,6 +177,9 @@ fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &Host
         let clock = Clock::start();
         let outcome = run_command(d, &timeline, log);
         let new = wait_new_master(d, old_ip, clock.zero(), &observed);
+        if new.is_some() {
+            std::thread::sleep(super::OBSERVE_AFTER);
+        }
         (clock, (outcome, new))
     });
     let end = Instant::now();
@@ -193,6 +196,9 @@ fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &Host
         new.is_some(),
         new.as_ref().map_or_else(|| format!("{} did not name another single server within the settle time", lookup.name), ToString::to_string),
     ));
+    if new.is_some() {
+        invariants.push(super::flowing_invariant(&figures));
+    }
     let resumed = new.as_ref().and_then(|n| observed.first_ack_by(n, clock.zero()));
     invariants.push(Invariant::new("writes resumed on the new master", resumed.is_some(), ""));
     let mut notes = command.notes;

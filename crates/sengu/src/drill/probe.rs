@@ -194,6 +194,21 @@ impl Observed {
         Some(gap.max(end.saturating_duration_since(prev)))
     }
 
+    /// The longest time without an acknowledged write from `after` (the first write on the new
+    /// master) to `end`: a second outage once the switch looked done.
+    pub fn longest_write_gap(&self, after: Instant, end: Instant) -> Option<Duration> {
+        let acks = self.acks.lock().ok()?;
+        let mut times: Vec<Instant> = acks.iter().map(|a| a.at).filter(|at| *at >= after).collect();
+        times.sort();
+        let mut prev = *times.first()?;
+        let mut gap = Duration::ZERO;
+        for at in times.into_iter().skip(1) {
+            gap = gap.max(at.saturating_duration_since(prev));
+            prev = at;
+        }
+        Some(gap.max(end.saturating_duration_since(prev)))
+    }
+
     /// Every acknowledged sequence number.
     pub fn acked(&self) -> BTreeSet<u64> {
         self.acks.lock().map(|a| a.iter().map(|a| a.seq).collect()).unwrap_or_default()
@@ -393,6 +408,18 @@ mod tests {
         *o.reads.lock().unwrap() = vec![(at(0), hp("10.0.0.1:1")), (at(10), hp("10.0.0.1:1")), (at(250), hp("10.0.0.2:1"))];
         assert_eq!(o.longest_read_gap(at(260)), Some(Duration::from_millis(240)));
         assert_eq!(o.longest_read_gap(at(600)), Some(Duration::from_millis(350)));
+    }
+
+    #[test]
+    fn a_second_write_outage_after_the_switch_is_measured() {
+        let o = Observed::new();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let ack = |seq, ms| Ack { seq, at: at(ms), server: hp("10.0.0.2:6379") };
+        *o.acks.lock().unwrap() = vec![ack(1, 0), ack(2, 300), ack(3, 310), ack(4, 1400), ack(5, 1410)];
+        assert_eq!(o.longest_write_gap(at(300), at(1420)), Some(Duration::from_millis(1090)));
+        assert_eq!(o.longest_write_gap(at(1400), at(2000)), Some(Duration::from_millis(590)));
+        assert_eq!(o.longest_write_gap(at(1500), at(2000)), None);
     }
 
     #[test]

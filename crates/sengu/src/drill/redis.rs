@@ -43,6 +43,8 @@ pub struct RedisDrill {
     /// The DNS server to ask (Consul's); the system resolver when `None`.
     pub dns_server: Option<SocketAddr>,
     pub rounds: u32,
+    /// Go on after a round that broke an invariant (never after an aborted one).
+    pub keep_going: bool,
     pub cadence: Cadence,
     /// Connect and command timeout of each probe.
     pub probe_timeout: Duration,
@@ -76,8 +78,8 @@ impl RedisDrill {
 }
 
 /// Runs the drill: pre-checks, then `rounds` switches back and forth, each waiting for the
-/// pre-checks to pass again first. Stops at the first round that does not pass. Never panics;
-/// every failure ends up in the report.
+/// pre-checks to pass again first. Stops at the first round that does not pass (with
+/// `keep_going`, only at one that aborted). Never panics; every failure ends up in the report.
 pub fn run(d: &RedisDrill, consul: &Client, log: &mut ActionLog) -> Report {
     let now = SystemTime::now();
     let mut report = Report::new(DrillKind::Redis, &d.service, rfc3339(now));
@@ -101,9 +103,13 @@ pub fn run(d: &RedisDrill, consul: &Client, log: &mut ActionLog) -> Report {
             }
         }
         let round = run_round(d, consul, &topo, &lookup, &key, n, log);
-        let passed = round.outcome == RoundOutcome::Passed;
+        let go_on = match round.outcome {
+            RoundOutcome::Passed => true,
+            RoundOutcome::Failed => d.keep_going,
+            RoundOutcome::Aborted => false,
+        };
         report.rounds.push(round);
-        if !passed {
+        if !go_on {
             break;
         }
     }
@@ -270,6 +276,7 @@ fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLook
             let switched = switch::run(d, consul, topo, &admin, &timeline, log);
             if let Some(new) = switched.new_master.clone() {
                 converge(d, &topo.master, &new, clock.zero(), &observed, &seen, &timeline);
+                std::thread::sleep(super::OBSERVE_AFTER);
             }
             stop_watch.store(true, Ordering::Relaxed);
             switched
@@ -309,7 +316,7 @@ fn run_round(d: &RedisDrill, consul: &Client, topo: &Topology, lookup: &NameLook
     if let (Some(dns), Some(sentinel)) = (new_ip.and_then(|ip| observed.dns_first_only(ip, clock.zero())), first_sentinel) {
         round.figures.dns_after_sentinels_ms = Some(round_ms(clock.ms_at(dns) - clock.ms_at(sentinel)));
     }
-    round.invariants = invariants(d, consul, topo, &switched, &observed, &seen, &holder, stored, new_ip, &clock);
+    round.invariants = invariants(d, consul, topo, &switched, &observed, &seen, &holder, stored, new_ip, &clock, &round.figures);
     round.timeline = timeline.events(&clock);
     round.notes = switched.notes.clone();
     let write_failures = observed.write_failures.lock().map(|f| f.describe()).unwrap_or_default();
@@ -376,6 +383,7 @@ fn invariants(
     stored: Result<BTreeSet<u64>, String>,
     new_ip: Option<IpAddr>,
     clock: &Clock,
+    figures: &super::Figures,
 ) -> Vec<Invariant> {
     let mut out = vec![super::lost_invariant(observed, holder, &stored), super::dns_invariant(observed)];
     out.push(Invariant::new("every step within its deadline", switched.late.is_empty(), switched.late.join("; ")));
@@ -404,6 +412,7 @@ fn invariants(
         Ok(role) => Invariant::new("the old master replicates from the new master", false, format!("{role:?}")),
         Err(e) => Invariant::new("the old master replicates from the new master", false, e.to_string()),
     });
+    out.push(super::flowing_invariant(figures));
     let resumed = observed.first_ack_by(new, clock.zero());
     out.push(Invariant::new("writes resumed on the new master", resumed.is_some(), if resumed.is_some() { String::new() } else { format!("no write reached {new}") }));
     out

@@ -55,6 +55,10 @@ pub struct Figures {
     pub write_unavailable_ms: Option<Millis>,
     /// The longest gap between two successful reads through the DNS name.
     pub read_unavailable_ms: Option<Millis>,
+    /// The longest time without an acknowledged write after the first one on the new master:
+    /// a second outage once the switch looked done (something undid or fenced the new master).
+    #[serde(default)]
+    pub write_gap_after_switch_ms: Option<Millis>,
     /// Start of the switch to the first DNS answer naming only the new master.
     pub dns_convergence_ms: Option<Millis>,
     /// DNS naming the new master minus the first sentinel naming it (negative: DNS was first).
@@ -318,6 +322,7 @@ fn render_round(out: &mut String, r: &Round, total: usize, kind: DrillKind) {
     let f = &r.figures;
     let _ = writeln!(out, "  write-unavailable   {:>10}  last write acknowledged by the old master -> first by the new one", ms(f.write_unavailable_ms));
     let _ = writeln!(out, "  read-unavailable    {:>10}  longest gap between two successful reads", ms(f.read_unavailable_ms));
+    let _ = writeln!(out, "  write gap after     {:>10}  longest gap between writes once the new master took them", ms(f.write_gap_after_switch_ms));
     let _ = writeln!(out, "  DNS convergence     {:>10}  switch started -> DNS names only the new master", ms(f.dns_convergence_ms));
     if kind == DrillKind::Redis {
         let _ = writeln!(out, "  DNS vs sentinels    {:>10}  DNS names the new master - first sentinel names it (negative: DNS first)", ms(f.dns_after_sentinels_ms));

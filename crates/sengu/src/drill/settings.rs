@@ -101,6 +101,9 @@ pub struct RedisArgs {
     /// How many switches, back and forth [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: Option<u32>,
+    /// Go on with the next round after one that broke an invariant (an aborted round still stops the drill); for measuring
+    #[arg(long)]
+    pub keep_going: bool,
     /// Longest wait for the replicas to reach the paused master's offset (also [drill] catch_up_timeout) [default: 2s]
     #[arg(long, env = "SENGU_CATCH_UP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     pub catch_up_timeout: Option<Duration>,
@@ -232,6 +235,7 @@ pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config:
         dns_name: shared.name(&format!("{}.{}", tags.master, args.service), "service"),
         dns_server: shared.dns_server,
         rounds: args.rounds.unwrap_or(1),
+        keep_going: args.keep_going,
         cadence: shared.cadence,
         probe_timeout: shared.probe_timeout,
         deadlines: Deadlines {

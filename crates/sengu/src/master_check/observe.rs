@@ -110,7 +110,7 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
         let (name, source) = (dns_name.clone(), dns_source.clone());
         // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass.
         // The lookup adds up to 100 ms of its own around the attempt.
-        let options = dns::Options { timeout: whole_ms(window.mul_f64(0.75)), attempts: 1, transport: Transport::Tcp };
+        let options = dns::Options { timeout: whole_ms(window.mul_f64(0.75)), attempts: 1, transport: Transport::Udp };
         spawn(Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options))));
     }
     if need_consul {

@@ -136,6 +136,16 @@ impl RedisConn {
         let con = client.get_connection_with_timeout(opts.connect_timeout).map_err(|e| fail(e, opts.connect_timeout))?;
         let mut conn = RedisConn { con, addr: addr.clone(), kind, io_timeout: opts.io_timeout };
         conn.set_timeouts(opts.connect_timeout)?;
+        if opts.tls {
+            // rustls completes the handshake on the first read or write, not at connect; do
+            // that I/O here so a certificate problem is a connect error every time. A reply
+            // that is an error (NOAUTH before our login) still proves the handshake worked.
+            if let Err(e) = ::redis::cmd("PING").query::<Value>(&mut conn.con) {
+                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                    return Err(fail(e, opts.connect_timeout));
+                }
+            }
+        }
         if let Some(password) = &opts.auth.password {
             conn.login(opts.auth.user.as_deref(), password, opts.connect_timeout)?;
         }

@@ -1,0 +1,77 @@
+//! The drills in the full lab (`sengu_e2e::lab`), where the shipped `consul.d` role check and
+//! `sentinel-rebalance` run as in production: a MySQL switchover through the hooks loses no
+//! write, and (ignored until redis-master-check is fixed, see below) a planned Redis drill
+//! keeps every invariant while the checks run.
+//!
+//! Needs the workspace's binaries built (`cargo build --workspace --bins`; `cargo test
+//! --workspace` builds them), found next to the test executable or in `SENGU_BIN_DIR`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sengu::addr::HostPort;
+use sengu::redis::{ConnectOptions, RedisConn, Role};
+use sengu_e2e::lab::{self, Lab};
+use serde_json::Value;
+
+fn drill(lab: &Lab, args: &[String], env: &[(String, String)]) -> Value {
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = lab.run(&lab::bin("sengu-drill"), &argv, env);
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap_or_else(|e| panic!("no JSON report ({e}): {}\n{}", lab::text(&out), lab.report()))
+}
+
+#[test]
+fn a_mysql_switchover_through_the_hooks_loses_no_write_and_moves_dns() {
+    let lab = Lab::start(&mut |_| {});
+    let report = drill(&lab, &lab.drill_mysql_args(0, 1, &["--format", "json"]), &lab.hook_env());
+    let round = &report["rounds"][0];
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert_eq!(round["figures"]["writes_lost"], 0);
+    assert!(round["figures"]["writes_acknowledged"].as_u64().unwrap() > 10, "{report:#}");
+    assert_eq!(round["to"], lab.mysql[1].addr().to_string());
+    assert_eq!(lab.lookup(&format!("{}.node.consul", lab::MYSQL_NODE)), [lab.mysql[1].addr().ip()]);
+    assert!(lab.mysql[0].slave_field("Slave_IO_Running").is_some(), "the old master replicates");
+}
+
+/// redis-master-check `--fence-stale-master` (the shipped role definition) acts on a replica
+/// Sentinel has just promoted: for about a second after the promotion the sentinel majority
+/// still names the old master, so a check run in that window reports "stale master", pauses
+/// the new master's writes for 10 s and retags it replica (DNS then names no master). Any
+/// Sentinel failover has that window; the drill shows it as a second write outage.
+#[test]
+#[ignore = "redis-master-check fences a freshly promoted master; un-ignore once it checks that the sentinels' master still says role:master before pausing"]
+fn the_role_check_leaves_a_freshly_promoted_master_alone() {
+    let lab = Lab::start(&mut |_| {});
+    lab.wait_settled(Duration::from_secs(60));
+    let new = lab.redis_addr(1);
+    let hp = HostPort { host: new.ip().to_string(), port: new.port() };
+    let args = lab.drill_redis_args(&["--format", "json"]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    std::thread::scope(|s| {
+        let drill = s.spawn(|| lab.run(&lab::bin("sengu-drill"), &argv, &[]));
+        let opts = ConnectOptions { connect_timeout: Duration::from_millis(200), io_timeout: Duration::from_millis(200), ..Default::default() };
+        let start = Instant::now();
+        while !matches!(RedisConn::connect(&hp, &opts).and_then(|mut c| c.role()), Ok(Role::Master { .. })) {
+            assert!(start.elapsed() < Duration::from_secs(10), "no promotion\n{}", lab.report());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Promoted, and the sentinels have not caught up yet: what the role check does now.
+        let check = lab.check_args(1);
+        let check_args: Vec<&str> = check[1..].iter().map(String::as_str).collect();
+        let out = lab.run(Path::new(&check[0]), &check_args, &[]);
+        let text = lab::text(&out);
+        assert!(!text.contains("paused"), "the check fenced the new master:\n{text}");
+        assert!(!text.contains("-> [replica]"), "the check demoted the new master's tag:\n{text}");
+        let drilled = drill.join().unwrap();
+        assert!(drilled.status.success(), "{}", lab::text(&drilled));
+    });
+}
+
+#[test]
+#[ignore = "fails about half of the rounds until the role check leaves a freshly promoted master alone (see above)"]
+fn a_planned_redis_drill_with_the_shipped_checks_running_keeps_every_invariant() {
+    let lab = Lab::start(&mut |_| {});
+    lab.wait_settled(Duration::from_secs(60));
+    let report = drill(&lab, &lab.drill_redis_args(&["--rounds", "3", "--format", "json"]), &[]);
+    assert_eq!(report["passed"], true, "{report:#}\n{}", lab.report());
+}
