@@ -553,7 +553,7 @@ fn proxy_json() -> Value {
 
 /// The service object of `/v1/catalog/node/:node` and health entries (Consul's NodeService).
 pub fn service_json(s: &Service) -> Value {
-    let mut out = json!({
+    let out = json!({
         "ID": s.id,
         "Service": s.service,
         "Tags": s.tags,
@@ -567,6 +567,12 @@ pub fn service_json(s: &Service) -> Value {
         "CreateIndex": s.create_index,
         "ModifyIndex": s.modify_index,
     });
+    with_omitempty_fields(out, s)
+}
+
+/// `out` plus the service fields Consul leaves out when empty (`TaggedAddresses`, `Kind`):
+/// shared by the catalog's NodeService and the agent's local service object.
+pub fn with_omitempty_fields(mut out: Value, s: &Service) -> Value {
     if let Some(obj) = out.as_object_mut() {
         if !s.tagged_addresses.is_empty() {
             obj.insert(

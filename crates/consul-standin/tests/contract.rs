@@ -79,6 +79,26 @@ fn services_on(t: &Target, node: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// PUTs `body` (none for `None`) to `path` from another thread 300 ms from now, so that it
+/// lands while the test thread sits in a blocking query it should release.
+fn put_soon(t: &Target, path: &str, body: Option<&'static str>) -> std::thread::JoinHandle<()> {
+    let url = format!("{}{path}", t.base());
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let token = std::env::var("CONSUL_HTTP_TOKEN").unwrap_or_default();
+        let put = agent.put(url).header("X-Consul-Token", token);
+        match body {
+            Some(b) => put.send(b),
+            None => put.send_empty(),
+        }
+        .unwrap();
+    })
+}
+
 fn check_ids(v: &Value) -> Vec<String> {
     let mut ids: Vec<String> = v
         .as_array()
@@ -456,21 +476,7 @@ fn c09_index_header_and_blocking_queries() {
     assert_eq!(again.json(), r.json());
 
     // A write to the watched key releases the query early.
-    let base = t.base().to_string();
-    let path = format!("/v1/kv/{k}");
-    let writer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let token = std::env::var("CONSUL_HTTP_TOKEN").unwrap_or_default();
-        agent
-            .put(format!("{base}{path}"))
-            .header("X-Consul-Token", token)
-            .send("v2")
-            .unwrap();
-    });
+    let writer = put_soon(&t, &format!("/v1/kv/{k}"), Some("v2"));
     let start = Instant::now();
     let released = t.get(&format!("/v1/kv/{k}?index={idx}&wait=20s"));
     writer.join().unwrap();
@@ -1535,21 +1541,7 @@ fn e_blocking_health_query_is_released_by_a_check_change() {
     let r = t.get(&format!("/v1/health/service/{id}?passing"));
     assert_eq!(r.json(), json!([]));
     let idx = r.index();
-    let base = t.base().to_string();
-    let check = format!("service:{id}");
-    let passer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(300));
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let token = std::env::var("CONSUL_HTTP_TOKEN").unwrap_or_default();
-        agent
-            .put(format!("{base}/v1/agent/check/pass/{check}"))
-            .header("X-Consul-Token", token)
-            .send_empty()
-            .unwrap();
-    });
+    let passer = put_soon(&t, &format!("/v1/agent/check/pass/service:{id}"), None);
     // A blocking query may return on unrelated changes (a return is not proof of change), so
     // follow the index as a client does until the instance shows up.
     let start = Instant::now();

@@ -6,10 +6,13 @@
 //!   `DEBUG SLEEP`, `CLIENT PAUSE`, restart on the same port).
 //! - [`sentinel`]: `redis-sentinel` from a freshly written, writable config (fixed `myid`,
 //!   `client-reconfig-script`, announce-ip), plus its `SENTINEL …` views.
+//! - `instance` (private): the process lifetime both share: spawn from a config file in a temp
+//!   dir, wait for readiness, faults, restart.
 //! - [`set`]: a topology that is only handed out once `ROLE` and every sentinel confirm it.
 //!
 //! `SENGU_REDIS_SERVER` and `SENGU_REDIS_SENTINEL` override the binaries.
 
+mod instance;
 pub mod sentinel;
 pub mod server;
 pub mod set;
@@ -36,6 +39,12 @@ pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
 /// The `redis-server` binary: `SENGU_REDIS_SERVER`, else `redis-server` from `PATH`.
 pub fn server_bin() -> PathBuf {
     std::env::var_os("SENGU_REDIS_SERVER").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+/// The program and the arguments after the config file path that start a server: just
+/// [`server_bin`].
+pub(crate) fn server_command() -> (PathBuf, Vec<&'static str>) {
+    (server_bin(), Vec::new())
 }
 
 /// The program and leading arguments that start a sentinel: `SENGU_REDIS_SENTINEL` (with

@@ -137,3 +137,20 @@ fn replicaof_helpers_switch_roles() {
     b.replicaof_no_one();
     assert!(matches!(b.role().unwrap(), Role::Master { .. }));
 }
+
+#[test]
+fn restarted_sentinel_keeps_its_port_and_identity() {
+    let master = RedisServer::start(host(14));
+    let id = Sentinel::numbered_myid(7);
+    let mut sentinel = Sentinel::builder(host(14), "m", master.addr()).quorum(1).myid(id.clone()).start();
+    let addr = sentinel.addr();
+
+    sentinel.kill9();
+    assert!(!sentinel.is_live());
+    sentinel.restart();
+
+    assert!(sentinel.is_live());
+    assert_eq!(sentinel.addr(), addr);
+    assert_eq!(sentinel.myid(), id);
+    assert_eq!(sentinel.master_addr().unwrap(), Some(master.addr()));
+}

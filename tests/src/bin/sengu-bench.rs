@@ -96,7 +96,7 @@ impl Row {
         let bad = self.samples.iter().filter(|s| s.code != self.expect).count();
         let exits = if bad == 0 { format!("{} x {}", self.samples.len(), self.expect) } else { format!("{bad} of {} not {}", self.samples.len(), self.expect) };
         println!("{:<50} {:>4} {:>9.1} {:>8.1} {:>8.1}  {:<14} {}", self.name, self.samples.len(), pick(0.5), pick(0.95), rss, exits, self.target);
-        if let Some(s) = self.samples.iter().find(|s| s.code != self.expect) {
+        if let Some(s) = self.samples.iter().find(|s| s.code != self.expect && !s.stdout.trim().is_empty()) {
             println!("    e.g. exit {}: {}", s.code, s.stdout.lines().next().unwrap_or_default());
         }
     }

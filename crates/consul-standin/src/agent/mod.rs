@@ -252,13 +252,16 @@ fn ensure_node_present(dc: &Datacenter, st: &mut State, agent_i: usize, idx: u64
     }
 }
 
+/// Agent `agent_i`'s local check `check_id`; `None` once either is gone, since timers and
+/// check runs can outlive both.
+fn local_check<'a>(st: &'a mut State, agent_i: usize, check_id: &str) -> Option<&'a mut LocalCheck> {
+    st.locals.get_mut(agent_i)?.checks.get_mut(check_id)
+}
+
 /// Copies one local check to the catalog.
 pub fn sync_check(dc: &Datacenter, st: &mut State, agent_i: usize, check_id: &str, idx: u64) {
     ensure_node_present(dc, st, agent_i, idx);
-    let Some(local) = st.locals.get_mut(agent_i) else {
-        return;
-    };
-    let Some(lc) = local.checks.get_mut(check_id) else {
+    let Some(lc) = local_check(st, agent_i, check_id) else {
         return;
     };
     lc.output_sync_due = None;
@@ -459,11 +462,7 @@ pub fn update_check(
     idx: u64,
 ) {
     let interval = dc.config.check_update_interval;
-    let Some(lc) = st
-        .locals
-        .get_mut(agent_i)
-        .and_then(|l| l.checks.get_mut(check_id))
-    else {
+    let Some(lc) = local_check(st, agent_i, check_id) else {
         return;
     };
     if lc.check.status == status && lc.check.output == output {

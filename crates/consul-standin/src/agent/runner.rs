@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::agent::definition::{CheckDef, CheckKind};
-use crate::agent::{CheckRun, LocalCheck, script, update_check};
+use crate::agent::{CheckRun, LocalCheck, local_check, script, update_check};
 use crate::catalog::{CRITICAL, PASSING, WARNING};
 use crate::state::{Datacenter, State};
 
@@ -70,11 +70,7 @@ fn expire_ttl(
     generation: u64,
     idx: u64,
 ) {
-    let Some(lc) = st
-        .locals
-        .get_mut(agent_i)
-        .and_then(|l| l.checks.get_mut(check_id))
-    else {
+    let Some(lc) = local_check(st, agent_i, check_id) else {
         return;
     };
     // An update that raced with this timer moved the deadline; it wins.
@@ -235,11 +231,7 @@ fn apply(
     result: RunResult,
     idx: u64,
 ) {
-    let Some(lc) = st
-        .locals
-        .get_mut(agent_i)
-        .and_then(|l| l.checks.get_mut(check_id))
-    else {
+    let Some(lc) = local_check(st, agent_i, check_id) else {
         return;
     };
     if lc.generation != generation {

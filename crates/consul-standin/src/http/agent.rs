@@ -87,7 +87,7 @@ pub fn members(app: &App, req: &Req) -> ApiResult {
 
 /// The local service object of `/v1/agent/services`.
 fn local_service_json(app: &App, s: &Service) -> Value {
-    let mut out = json!({
+    let out = json!({
         "ID": s.id,
         "Service": s.service,
         "Tags": s.tags,
@@ -98,18 +98,7 @@ fn local_service_json(app: &App, s: &Service) -> Value {
         "EnableTagOverride": s.enable_tag_override,
         "Datacenter": app.dc.name(),
     });
-    if let Some(obj) = out.as_object_mut() {
-        if !s.tagged_addresses.is_empty() {
-            obj.insert(
-                "TaggedAddresses".into(),
-                Value::Object(s.tagged_addresses.clone()),
-            );
-        }
-        if !s.kind.is_empty() {
-            obj.insert("Kind".into(), json!(s.kind));
-        }
-    }
-    out
+    catalog::with_omitempty_fields(out, s)
 }
 
 pub fn services(app: &App, req: &Req) -> ApiResult {

@@ -1,7 +1,8 @@
 //! Step 1 of a run: asking the local Redis, the sentinels, DNS and the local Consul agent at
-//! once, each in a thread of its own with timeouts that fit the window, and turning whatever has
-//! not answered when the window closes into a timeout, so a frozen server or a black-holed DNS
-//! query can never push the run past its budget.
+//! once (each in a thread of its own; the sentinels, which `ask_sentinels` already asks in
+//! parallel, from the calling thread), with timeouts that fit the window, and turning whatever
+//! has not answered when the window closes into a timeout, so a frozen server or a black-holed
+//! DNS query can never push the run past its budget.
 
 use std::net::IpAddr;
 use std::sync::mpsc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::{DnsAnswer, Identity, IdentitySource, Mode, Observations, Settings};
 use crate::consul::{self, AgentSelf};
 use crate::dns::{self, DnsError, Family, Source, Transport};
-use crate::redis::{self, ConnectOptions, LinkStatus, MasterVotes, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
+use crate::redis::{self, ConnectOptions, LinkStatus, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
 use crate::roles;
 
 /// What was read from Consul, kept for publishing.
@@ -28,7 +29,6 @@ pub(crate) struct Seen {
 
 enum Msg {
     Local(Result<ReplicationInfo, redis::Error>, Option<String>),
-    Sentinels(MasterVotes),
     Dns(Result<Vec<IpAddr>, DnsError>),
     Consul(Option<Result<AgentSelf, consul::Error>>, ConsulSide),
 }
@@ -102,15 +102,11 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
             Msg::Local(info, state)
         }));
     }
-    if !settings.sentinels.is_empty() {
-        let (sentinels, name, opts) = (settings.sentinels.clone(), settings.sentinel_master.clone(), sentinel_opts);
-        spawn(Box::new(move || Msg::Sentinels(ask_sentinels(&sentinels, &name, &opts))));
-    }
     if need_dns {
         let (name, source) = (dns_name.clone(), dns_source.clone());
         // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass.
         // The lookup adds up to 100 ms of its own around the attempt.
-        let options = dns::Options { timeout: whole_ms(window.mul_f64(0.75)), attempts: 1, transport: Transport::Udp };
+        let options = dns::Options { timeout: whole_ms(window.mul_f64(0.75)), attempts: 1, transport: Transport::Tcp };
         spawn(Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options))));
     }
     if need_consul {
@@ -128,9 +124,11 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     // The receiver ends once every thread has answered and dropped its sender.
     drop(tx);
 
+    // The sentinels are asked from this thread while the others run: ask_sentinels asks them
+    // in parallel itself, within the same timeouts, so it ends inside the window too.
+    let sentinels = (!settings.sentinels.is_empty()).then(|| ask_sentinels(&settings.sentinels, &settings.sentinel_master, &sentinel_opts));
     let mut local = None;
     let mut replica_state = None;
-    let mut votes = None;
     let mut dns_result = None;
     let mut consul_msg = None;
     loop {
@@ -140,7 +138,6 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
                 local = Some(r);
                 replica_state = state;
             }
-            Ok(Msg::Sentinels(v)) => votes = Some(v),
             Ok(Msg::Dns(r)) => dns_result = Some(r),
             Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, side)),
             // Every thread has answered (all senders gone) or the window closed.
@@ -149,24 +146,6 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     }
 
     let local = local.unwrap_or_else(|| Err(redis::Error::Timeout { kind: ServerKind::Redis, addr: settings.redis.clone(), after: window }));
-    let sentinels = (!settings.sentinels.is_empty()).then(|| {
-        votes.unwrap_or_else(|| {
-            let mut unique: Vec<_> = Vec::new();
-            for s in &settings.sentinels {
-                if !unique.contains(s) {
-                    unique.push(s.clone());
-                }
-            }
-            MasterVotes {
-                name: settings.sentinel_master.clone(),
-                answers: Vec::new(),
-                failures: unique
-                    .into_iter()
-                    .map(|addr| (addr.clone(), redis::Error::Timeout { kind: ServerKind::Sentinel, addr, after: window }))
-                    .collect(),
-            }
-        })
-    });
     let dns = need_dns.then(|| DnsAnswer {
         name: dns_name.trim_end_matches('.').to_string(),
         result: dns_result.unwrap_or_else(|| Err(DnsError::Timeout { name: dns_name.clone(), server: dns_source.clone(), after: window })),

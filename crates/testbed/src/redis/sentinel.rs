@@ -4,22 +4,20 @@
 //! Still one piece past 400 lines: it is one process's surface, mostly builder setters and
 //! one-line `SENTINEL` subcommand wrappers.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::{FromRedisValue, RedisResult, Value};
-use tempfile::TempDir;
 
-use super::{connect, connection_info, leaky_env_vars, quote, sentinel_command, IO_TIMEOUT, PROBE_TIMEOUT, START_TIMEOUT};
-use crate::ports::{reserve, PortLease};
-use crate::process::{wait_until, Proc};
+use super::instance::{Instance, Launch};
+use super::{connect, connection_info, quote, sentinel_command, IO_TIMEOUT, PROBE_TIMEOUT};
+use crate::process::Proc;
+
+const LAUNCH: Launch = Launch { kind: "sentinel", command: sentinel_command };
 
 /// Default `down-after-milliseconds`: small for fast failovers, but not so small that a busy
 /// two-core machine makes a healthy master look down.
@@ -113,23 +111,8 @@ impl SentinelBuilder {
     /// Writes the config, starts the sentinel and returns once it answers `PING` and
     /// `SENTINEL MASTER <name>`. Panics with the log on timeout.
     pub fn start(self) -> Sentinel {
-        let lease = reserve(self.ip);
-        let dir = tempfile::Builder::new().prefix("sengu-sentinel-").tempdir().expect("create sentinel temp dir");
-        let config_path = dir.path().join("sentinel.conf");
-        let log_path = dir.path().join("sentinel.log");
-        std::fs::write(&config_path, self.config_text(lease.port(), dir.path(), &log_path)).expect("write sentinel.conf");
-        let proc = spawn_sentinel(self.ip, lease.port(), &config_path, &log_path, &self.env);
-        let mut sentinel = Sentinel {
-            proc,
-            frozen: AtomicBool::new(false),
-            ip: self.ip,
-            master_name: self.master_name,
-            env: self.env,
-            config_path,
-            log_path,
-            _dir: dir,
-            lease,
-        };
+        let inst = Instance::spawn(LAUNCH, self.ip, self.env.clone(), |port, dir, log| self.config_text(port, dir, log));
+        let mut sentinel = Sentinel { inst, master_name: self.master_name };
         sentinel.wait_ready();
         sentinel
     }
@@ -170,34 +153,11 @@ impl SentinelBuilder {
     }
 }
 
-fn spawn_sentinel(ip: IpAddr, port: u16, config: &Path, log: &Path, env: &[(OsString, OsString)]) -> Proc {
-    let (bin, args) = sentinel_command();
-    let mut cmd = Command::new(&bin);
-    cmd.arg(config).args(args);
-    if let Some(dir) = config.parent() {
-        cmd.current_dir(dir);
-    }
-    for k in leaky_env_vars() {
-        cmd.env_remove(k);
-    }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    Proc::spawn(format!("sentinel {ip}:{port}"), cmd, log)
-        .unwrap_or_else(|e| panic!("cannot start {} for {ip}:{port}: {e}", bin.display()))
-}
-
 /// A running sentinel. Dropping it kills the process, then removes its dir and releases its port.
 #[derive(Debug)]
 pub struct Sentinel {
-    // Field order is drop order: the process dies before its dir and port are given up.
-    proc: Proc,
-    frozen: AtomicBool,
-    ip: IpAddr,
+    inst: Instance,
     master_name: String,
-    env: Vec<(OsString, OsString)>,
-    config_path: PathBuf,
-    log_path: PathBuf,
-    _dir: TempDir,
-    lease: PortLease,
 }
 
 impl Sentinel {
@@ -225,15 +185,15 @@ impl Sentinel {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.lease.port())
+        self.inst.addr()
     }
 
     pub fn ip(&self) -> IpAddr {
-        self.ip
+        self.inst.ip()
     }
 
     pub fn port(&self) -> u16 {
-        self.lease.port()
+        self.inst.port()
     }
 
     pub fn master_name(&self) -> &str {
@@ -241,29 +201,29 @@ impl Sentinel {
     }
 
     pub fn proc(&self) -> &Proc {
-        &self.proc
+        self.inst.proc()
     }
 
     pub fn proc_mut(&mut self) -> &mut Proc {
-        &mut self.proc
+        self.inst.proc_mut()
     }
 
     pub fn log_tail(&self) -> String {
-        self.proc.log_tail()
+        self.proc().log_tail()
     }
 
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.inst.log_path()
     }
 
     /// The config file the sentinel owns and rewrites.
     pub fn config_path(&self) -> &Path {
-        &self.config_path
+        self.inst.config_path()
     }
 
     /// The config file's current text.
     pub fn config_text(&self) -> String {
-        std::fs::read_to_string(&self.config_path).unwrap_or_default()
+        std::fs::read_to_string(self.config_path()).unwrap_or_default()
     }
 
     pub fn connection_info(&self) -> redis::ConnectionInfo {
@@ -333,7 +293,7 @@ impl Sentinel {
 
     /// `SENTINEL RESET <name>`: forgets replicas and peers; live ones reappear within seconds.
     pub fn reset(&self) -> RedisResult<i64> {
-        self.query(IO_TIMEOUT, redis::cmd("SENTINEL").arg("RESET").arg(&self.master_name))
+        self.query(IO_TIMEOUT, &self.sentinel_cmd("RESET"))
     }
 
     /// `SENTINEL PENDING-SCRIPTS`, raw.
@@ -361,7 +321,7 @@ impl Sentinel {
     /// This sentinel's view as text (its master entry, replicas and peers), for failure messages.
     pub fn view(&self) -> String {
         let mut out = format!("sentinel {}", self.addr());
-        if self.proc.pid().is_none() {
+        if self.proc().pid().is_none() {
             out.push_str(" (killed)\n");
             return out;
         }
@@ -406,71 +366,52 @@ impl Sentinel {
 
     /// Waits (up to 20 s) for `PING` and `SENTINEL MASTER <name>`, failing fast if the process exited.
     fn wait_ready(&mut self) {
-        let addr = self.addr();
-        let what = format!("sentinel {addr} to answer SENTINEL MASTER {}", self.master_name);
+        let what = format!("sentinel {} to answer SENTINEL MASTER {}", self.addr(), self.master_name);
         let info = self.connection_info();
         let master_cmd = self.sentinel_cmd("MASTER");
-        // Both closures need the process (one to poll it, one for the log); they never run at once.
-        let proc = RefCell::new(&mut self.proc);
-        wait_until(
-            START_TIMEOUT,
-            &what,
-            || {
-                if !proc.borrow_mut().is_running() {
-                    panic!("sentinel {addr} exited during start\n{}", proc.borrow().log_tail());
-                }
-                connect(&info, PROBE_TIMEOUT)
-                    .and_then(|mut c| master_cmd.query::<HashMap<String, String>>(&mut c))
-                    .ok()
-                    .map(|_| ())
-            },
-            || proc.borrow().log_tail(),
-        );
+        self.inst.wait_ready(&what, || {
+            connect(&info, PROBE_TIMEOUT).and_then(|mut c| master_cmd.query::<HashMap<String, String>>(&mut c)).is_ok()
+        });
     }
 
     /// `kill -9`. The port stays reserved for [`restart`](Self::restart).
     pub fn kill9(&mut self) {
-        self.proc.kill9();
-        self.frozen.store(false, Ordering::Relaxed);
+        self.inst.kill9();
     }
 
     /// SIGTERM and wait for a clean exit (SIGKILL after 5 s).
     pub fn stop(&mut self) {
-        self.proc.terminate(Duration::from_secs(5));
-        self.frozen.store(false, Ordering::Relaxed);
+        self.inst.stop();
     }
 
     /// SIGSTOP.
     pub fn freeze(&self) {
-        self.proc.freeze();
-        self.frozen.store(true, Ordering::Relaxed);
+        self.inst.freeze();
     }
 
     /// SIGCONT after [`freeze`](Self::freeze).
     pub fn thaw(&self) {
-        self.proc.thaw();
-        self.frozen.store(false, Ordering::Relaxed);
+        self.inst.thaw();
     }
 
     pub fn is_frozen(&self) -> bool {
-        self.frozen.load(Ordering::Relaxed)
+        self.inst.is_frozen()
     }
 
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
-        self.proc.is_running()
+        self.proc_mut().is_running()
     }
 
     /// Neither killed/stopped nor frozen by the testbed (a crash on its own is not noticed here).
     pub fn is_live(&self) -> bool {
-        self.proc.pid().is_some() && !self.is_frozen()
+        self.inst.is_live()
     }
 
     /// Starts the sentinel again from its (rewritten) config file, same port, dir, myid and
     /// environment, killing it first if it still runs; waits until it answers.
     pub fn restart(&mut self) {
-        self.kill9();
-        self.proc = spawn_sentinel(self.ip, self.port(), &self.config_path, &self.log_path, &self.env);
+        self.inst.respawn();
         self.wait_ready();
     }
 }

@@ -3,21 +3,19 @@
 //! answers, with the faults tests inject into a Redis host. Still one piece past 400 lines: it is
 //! one process's surface, and most of it is builder setters, accessors and the `ROLE` parser.
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use redis::{ErrorKind, FromRedisValue, RedisError, RedisResult, Value};
-use tempfile::TempDir;
 
-use super::{connect, connection_info, leaky_env_vars, quote, server_bin, IO_TIMEOUT, PROBE_TIMEOUT, START_TIMEOUT};
-use crate::ports::{reserve, PortLease};
+use super::instance::{Instance, Launch};
+use super::{connect, connection_info, quote, server_command, IO_TIMEOUT, PROBE_TIMEOUT, START_TIMEOUT};
 use crate::process::{wait_until, Proc};
+
+const LAUNCH: Launch = Launch { kind: "redis", command: server_command };
 
 /// What a server is told to be at start: its credentials and master.
 #[derive(Debug, Clone)]
@@ -68,30 +66,16 @@ impl RedisServerBuilder {
     /// Writes the config, starts the server and returns once it answers `PING` (and, for a
     /// replica, once `ROLE` shows the link `connected`). Panics with the log on timeout.
     pub fn start(self) -> RedisServer {
-        let lease = reserve(self.ip);
-        let dir = tempfile::Builder::new().prefix("sengu-redis-").tempdir().expect("create redis temp dir");
-        let config_path = dir.path().join("redis.conf");
-        let log_path = dir.path().join("redis.log");
         let (user, password) = match (&self.acl_user, &self.requirepass) {
             (Some((u, p)), _) => (Some(u.clone()), Some(p.clone())),
             (None, Some(p)) => (None, Some(p.clone())),
             (None, None) => (None, None),
         };
         let master_auth = self.master_auth.clone().or_else(|| password.clone().map(|p| (user.clone(), p)));
-        std::fs::write(&config_path, self.config_text(lease.port(), dir.path(), &log_path, master_auth.as_ref()))
-            .expect("write redis.conf");
-        let proc = spawn_server(self.ip, lease.port(), &config_path, &log_path);
-        let mut server = RedisServer {
-            proc,
-            frozen: AtomicBool::new(false),
-            ip: self.ip,
-            user,
-            password,
-            config_path,
-            log_path,
-            _dir: dir,
-            lease,
-        };
+        let inst = Instance::spawn(LAUNCH, self.ip, Vec::new(), |port, dir, log| {
+            self.config_text(port, dir, log, master_auth.as_ref())
+        });
+        let mut server = RedisServer { inst, user, password };
         server.wait_ready();
         if let Some(master) = self.replica_of {
             server.wait_replica_connected(master, START_TIMEOUT);
@@ -140,33 +124,13 @@ impl RedisServerBuilder {
     }
 }
 
-fn spawn_server(ip: IpAddr, port: u16, config: &Path, log: &Path) -> Proc {
-    let mut cmd = Command::new(server_bin());
-    cmd.arg(config);
-    if let Some(dir) = config.parent() {
-        cmd.current_dir(dir);
-    }
-    for k in leaky_env_vars() {
-        cmd.env_remove(k);
-    }
-    Proc::spawn(format!("redis {ip}:{port}"), cmd, log)
-        .unwrap_or_else(|e| panic!("cannot start {} for {ip}:{port}: {e}", server_bin().display()))
-}
-
 /// A running `redis-server`. Dropping it kills the process, then removes its dir and releases
 /// its port.
 #[derive(Debug)]
 pub struct RedisServer {
-    // Field order is drop order: the process dies before its dir and port are given up.
-    proc: Proc,
-    frozen: AtomicBool,
-    ip: IpAddr,
+    inst: Instance,
     user: Option<String>,
     password: Option<String>,
-    config_path: PathBuf,
-    log_path: PathBuf,
-    _dir: TempDir,
-    lease: PortLease,
 }
 
 impl RedisServer {
@@ -181,37 +145,37 @@ impl RedisServer {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::new(self.ip, self.lease.port())
+        self.inst.addr()
     }
 
     pub fn ip(&self) -> IpAddr {
-        self.ip
+        self.inst.ip()
     }
 
     pub fn port(&self) -> u16 {
-        self.lease.port()
+        self.inst.port()
     }
 
     pub fn proc(&self) -> &Proc {
-        &self.proc
+        self.inst.proc()
     }
 
     pub fn proc_mut(&mut self) -> &mut Proc {
-        &mut self.proc
+        self.inst.proc_mut()
     }
 
     /// The process log's tail, for panic messages.
     pub fn log_tail(&self) -> String {
-        self.proc.log_tail()
+        self.proc().log_tail()
     }
 
     pub fn log_path(&self) -> &Path {
-        &self.log_path
+        self.inst.log_path()
     }
 
     /// The config file (rewritten by `CONFIG REWRITE`, which sentinels send with `REPLICAOF`).
     pub fn config_path(&self) -> &Path {
-        &self.config_path
+        self.inst.config_path()
     }
 
     /// The password clients log in with (the ACL user's, else `requirepass`), e.g. for `REDISCLI_AUTH`.
@@ -268,21 +232,8 @@ impl RedisServer {
     /// Waits (up to 20 s) for `PING` to be answered, failing fast if the process exited.
     fn wait_ready(&mut self) {
         let info = self.connection_info();
-        let addr = self.addr();
-        let what = format!("redis {addr} to answer PING");
-        // Both closures need the process (one to poll it, one for the log); they never run at once.
-        let proc = RefCell::new(&mut self.proc);
-        wait_until(
-            START_TIMEOUT,
-            &what,
-            || {
-                if !proc.borrow_mut().is_running() {
-                    panic!("redis {addr} exited during start\n{}", proc.borrow().log_tail());
-                }
-                ping(&info).then_some(())
-            },
-            || proc.borrow().log_tail(),
-        );
+        let what = format!("redis {} to answer PING", self.addr());
+        self.inst.wait_ready(&what, || ping(&info));
     }
 
     /// Waits until `ROLE` shows this server as a replica of `master` with the link `connected`.
@@ -309,49 +260,44 @@ impl RedisServer {
 
     /// `kill -9`: the host dies without a goodbye. The port stays reserved for [`restart`](Self::restart).
     pub fn kill9(&mut self) {
-        self.proc.kill9();
-        self.frozen.store(false, Ordering::Relaxed);
+        self.inst.kill9();
     }
 
     /// SIGTERM and wait for a clean exit (SIGKILL after 5 s).
     pub fn stop(&mut self) {
-        self.proc.terminate(Duration::from_secs(5));
-        self.frozen.store(false, Ordering::Relaxed);
+        self.inst.stop();
     }
 
     /// SIGSTOP: connects still succeed (kernel backlog) but nothing is answered.
     pub fn freeze(&self) {
-        self.proc.freeze();
-        self.frozen.store(true, Ordering::Relaxed);
+        self.inst.freeze();
     }
 
     /// SIGCONT after [`freeze`](Self::freeze).
     pub fn thaw(&self) {
-        self.proc.thaw();
-        self.frozen.store(false, Ordering::Relaxed);
+        self.inst.thaw();
     }
 
     /// True between [`freeze`](Self::freeze) and [`thaw`](Self::thaw).
     pub fn is_frozen(&self) -> bool {
-        self.frozen.load(Ordering::Relaxed)
+        self.inst.is_frozen()
     }
 
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
-        self.proc.is_running()
+        self.proc_mut().is_running()
     }
 
     /// Neither killed/stopped nor frozen by the testbed (a crash on its own is not noticed here).
     pub fn is_live(&self) -> bool {
-        self.proc.pid().is_some() && !self.is_frozen()
+        self.inst.is_live()
     }
 
     /// Starts the server again from its config file, on the same port and dir (killing it
     /// first if it still runs), and waits for `PING`. Persistence is off, so the data is gone;
     /// the role is whatever the config file says (a sentinel's `CONFIG REWRITE` included).
     pub fn restart(&mut self) {
-        self.kill9();
-        self.proc = spawn_server(self.ip, self.port(), &self.config_path, &self.log_path);
+        self.inst.respawn();
         self.wait_ready();
     }
 
@@ -359,8 +305,7 @@ impl RedisServer {
     /// the whole server (replication included) is blocked. Returns once the server has stopped
     /// answering; the handle ends when the sleep does (or the server dies). Use `secs >= 1`.
     pub fn debug_sleep(&self, secs: f64) -> JoinHandle<RedisResult<Value>> {
-        let mut con = connect(&self.connection_info(), IO_TIMEOUT)
-            .unwrap_or_else(|e| panic!("cannot connect to redis {}: {e}\n{}", self.addr(), self.log_tail()));
+        let mut con = self.conn();
         let sleep = Duration::from_secs_f64(secs.max(0.0));
         con.set_read_timeout(Some(sleep + IO_TIMEOUT))
             .unwrap_or_else(|e| panic!("redis {}: set read timeout: {e}", self.addr()));
