@@ -31,6 +31,17 @@ fn dns_query_at(addr: std::net::SocketAddr, name: &str) -> hickory_proto::op::Me
 }
 
 /// A config dir holding `files` (name, JSON).
+/// A GET outside the harness (against a stand-in it did not start), its body as JSON.
+fn get_json(agent: &ureq::Agent, url: &str) -> Value {
+    agent
+        .get(url)
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap()
+}
+
 fn config_dir(files: &[(&str, Value)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (name, body) in files {
@@ -448,13 +459,7 @@ fn binary_prints_one_line_per_listener() {
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into();
-    let services: Value = agent
-        .get(format!("http://{http}/v1/agent/services"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
+    let services = get_json(&agent, &format!("http://{http}/v1/agent/services"));
     assert_eq!(services["web"]["Port"], 80);
     let bad = Command::new(env!("CARGO_BIN_EXE_consul-standin"))
         .args(["--agent", "oops"])
@@ -481,20 +486,8 @@ fn repository_consul_d_definitions_load() {
         .unwrap_or_else(|e| panic!("consul.d/ refused: {e}"));
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
     let base = s.http_url("host-a").unwrap();
-    let services: Value = agent
-        .get(format!("{base}/v1/agent/services"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    let checks: Value = agent
-        .get(format!("{base}/v1/agent/checks"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
+    let services = get_json(&agent, &format!("{base}/v1/agent/services"));
+    let checks = get_json(&agent, &format!("{base}/v1/agent/checks"));
     let mut interval_checks = Vec::new();
     for def in &defs {
         match def {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, ApiResult, App, Req, block, body_json, json, with_index};
+use super::{ApiError, ApiResult, App, Req, block_json, body_json, json, path_name};
 use crate::acl::{Access, Resource};
 use crate::catalog::{self, Check, Node, Registration, Service, Weights};
 use crate::json::{DecodeError, Keys, Obj};
@@ -189,7 +189,7 @@ pub fn deregister(app: &App, req: &Req) -> ApiResult {
 pub async fn nodes(app: &App, req: &Req) -> ApiResult {
     refuse_filter(req)?;
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let nodes: Vec<Value> = st
             .catalog
             .nodes()
@@ -198,14 +198,13 @@ pub async fn nodes(app: &App, req: &Req) -> ApiResult {
             .collect();
         (nodes, st.catalog.index)
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }
 
 pub async fn services(app: &App, req: &Req) -> ApiResult {
     refuse_filter(req)?;
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
         if visible {
             for (name, tags) in st.catalog.service_tags() {
@@ -214,19 +213,15 @@ pub async fn services(app: &App, req: &Req) -> ApiResult {
         }
         (out, st.catalog.index)
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }
 
 pub async fn service(app: &App, req: &Req) -> ApiResult {
     refuse_filter(req)?;
-    let name = req.rest.as_str();
-    if name.is_empty() {
-        return Err(ApiError::bad_request("Missing service name"));
-    }
+    let name = path_name(req, "service")?;
     let tags = req.query.all("tag");
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let rows: Vec<Value> = st
             .catalog
             .instances(name, &tags)
@@ -236,17 +231,13 @@ pub async fn service(app: &App, req: &Req) -> ApiResult {
             .collect();
         (rows, st.catalog.service_index(name))
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }
 
 pub async fn node(app: &App, req: &Req) -> ApiResult {
-    let name = req.rest.as_str();
-    if name.is_empty() {
-        return Err(ApiError::bad_request("Missing node name"));
-    }
+    let name = path_name(req, "node")?;
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let body = match st.catalog.node(name).filter(|_| visible) {
             None => Value::Null,
             Some(e) => {
@@ -260,6 +251,5 @@ pub async fn node(app: &App, req: &Req) -> ApiResult {
         };
         (body, st.catalog.node_index(name))
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }

@@ -4,19 +4,16 @@
 use serde_json::{Value, json};
 
 use super::catalog::{node_meta_matches, refuse_filter};
-use super::{ApiError, ApiResult, App, Req, block, json, with_index};
+use super::{ApiError, ApiResult, App, Req, block_json, path_name};
 use crate::catalog::{self, PASSING, valid_status};
 
 pub async fn service(app: &App, req: &Req) -> ApiResult {
     refuse_filter(req)?;
-    let name = req.rest.as_str();
-    if name.is_empty() {
-        return Err(ApiError::bad_request("Missing service name"));
-    }
+    let name = path_name(req, "service")?;
     let passing = req.query.bool("passing")?;
     let tags = req.query.all("tag");
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let mut rows = Vec::new();
         for (entry, svc) in st.catalog.instances(name, &tags) {
             if !visible || !node_meta_matches(req, &entry.node) {
@@ -34,18 +31,14 @@ pub async fn service(app: &App, req: &Req) -> ApiResult {
         }
         (rows, st.catalog.service_index(name))
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }
 
 pub async fn checks(app: &App, req: &Req) -> ApiResult {
     refuse_filter(req)?;
-    let name = req.rest.as_str();
-    if name.is_empty() {
-        return Err(ApiError::bad_request("Missing service name"));
-    }
+    let name = path_name(req, "service")?;
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let rows: Vec<Value> = st
             .catalog
             .all_checks()
@@ -56,18 +49,14 @@ pub async fn checks(app: &App, req: &Req) -> ApiResult {
             .collect();
         (rows, st.catalog.service_index(name))
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }
 
 pub async fn node(app: &App, req: &Req) -> ApiResult {
     refuse_filter(req)?;
-    let name = req.rest.as_str();
-    if name.is_empty() {
-        return Err(ApiError::bad_request("Missing node name"));
-    }
+    let name = path_name(req, "node")?;
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let rows: Vec<Value> = st
             .catalog
             .node(name)
@@ -76,8 +65,7 @@ pub async fn node(app: &App, req: &Req) -> ApiResult {
             .unwrap_or_default();
         (rows, st.catalog.node_index(name))
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }
 
 pub async fn state(app: &App, req: &Req) -> ApiResult {
@@ -87,7 +75,7 @@ pub async fn state(app: &App, req: &Req) -> ApiResult {
         return Err(ApiError::bad_request("Bad check state"));
     }
     let visible = req.authz.sees_all();
-    let (body, index) = block(app, req, |st| {
+    block_json(app, req, |st| {
         let rows: Vec<Value> = st
             .catalog
             .all_checks()
@@ -96,6 +84,5 @@ pub async fn state(app: &App, req: &Req) -> ApiResult {
             .collect();
         (rows, st.catalog.index)
     })
-    .await?;
-    Ok(with_index(json(req, &body), index))
+    .await
 }

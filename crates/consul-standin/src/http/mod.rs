@@ -271,6 +271,27 @@ pub async fn block<T>(
     Ok(app.dc.read(&f))
 }
 
+/// [`block`], answered as JSON with the index headers: the whole tail of every catalog and
+/// health read.
+pub async fn block_json<T: Serialize>(
+    app: &App,
+    req: &Req,
+    f: impl Fn(&State) -> (T, u64),
+) -> ApiResult {
+    let (body, index) = block(app, req, f).await?;
+    Ok(with_index(json(req, &body), index))
+}
+
+/// The service or node name a `/v1/…/:name` endpoint takes from the path; Consul refuses an
+/// empty one with `Missing <what> name`.
+pub fn path_name<'a>(req: &'a Req, what: &str) -> Result<&'a str, ApiError> {
+    let name = req.rest.as_str();
+    if name.is_empty() {
+        return Err(ApiError::bad_request(format!("Missing {what} name")));
+    }
+    Ok(name)
+}
+
 /// Endpoints, by Consul's mux pattern; a pattern ending in `/` matches every path below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
