@@ -12,6 +12,15 @@
 //! - [`settings`]: flags > environment > config file, and the flag groups every binary shares.
 //! - [`actionlog`]: the durable one-line-per-action log that hooks write.
 //! - [`entry`]: process start-up shared by every binary (panic → exit 2).
+//!
+//! One module per executable holds that executable's decisions, so its binary stays thin:
+//! - [`master_check`]: `redis-master-check`, the Consul check for the one true Redis master.
+//! - [`roles`]: publishing the `master`/`replica` tags to Consul, demote before promote
+//!   (shared by `redis-master-check`, `sentinel-rebalance` and `sengu-drill`).
+//! - [`rebalance`]: `sentinel-rebalance`, moving the floating sentinel after a master move.
+//! - [`mysql_hooks`]: `mysql-before-exec` and `mysql-after-exec`.
+//! - [`fail_check`]: `mysql-fail-check`, a master is dead only when its replicas agree.
+//! - [`drill`]: `sengu-drill`, a planned switchover that measures what clients felt.
 
 pub mod actionlog;
 pub mod addr;
@@ -20,8 +29,8 @@ pub mod consul;
 pub mod dns;
 pub mod drill;
 pub mod entry;
-pub mod master_check;
 pub mod fail_check;
+pub mod master_check;
 pub mod mysql;
 pub mod mysql_hooks;
 pub mod rebalance;

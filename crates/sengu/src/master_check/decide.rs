@@ -8,7 +8,7 @@
 //!
 //! | sentinels (strict majority of those configured) | DNS `<master-tag>.<service>` | result |
 //! |---|---|---|
-//! | name this node | anything (informational) | passing; claim master, demote the others |
+//! | name this node | not asked (it could only be a note) | passing; claim master, demote the others |
 //! | name another node | — | critical (stale master); claim replica; fence if enabled |
 //! | configured, no majority | like "not configured" | at best warning ("cannot arbitrate") |
 //! | not configured | only this node | passing |

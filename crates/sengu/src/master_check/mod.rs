@@ -3,9 +3,10 @@
 //!
 //! One run is three steps inside one time budget (`--timeout`, below Consul's check timeout):
 //!
-//! 1. `observe`: ask the local Redis (`INFO replication`), the sentinels, DNS and the local
-//!    Consul agent at once, each in its own thread with its own timeout, all within the first
-//!    half of the budget; whatever has not answered by then counts as a timeout.
+//! 1. `observe`: ask the local Redis (`INFO replication`), the sentinels and the local Consul
+//!    agent at once, each with its own timeout, all within the first half of the budget; DNS
+//!    only when no sentinel majority decides (otherwise it would only be a note); whatever has
+//!    not answered by then counts as a timeout.
 //! 2. [`decide`]: the pure decision table (its module doc lists every row).
 //! 3. Act on the decision in the rest of the budget: fence a stale master (`fence`), publish
 //!    the role tags ([`crate::roles`]), then [`finish`] folds the results into one [`Outcome`].

@@ -1,14 +1,14 @@
-//! Step 1 of a run: asking the local Redis, the sentinels, DNS and the local Consul agent at
-//! once (each in a thread of its own; the sentinels, which `ask_sentinels` already asks in
-//! parallel, from the calling thread), with timeouts that fit the window, and turning whatever
-//! has not answered when the window closes into a timeout, so a frozen server or a black-holed
-//! DNS query can never push the run past its budget.
+//! Step 1 of a run: asking the local Redis, the sentinels and the local Consul agent at once
+//! (each in a thread of its own; the sentinels, which `ask_sentinels` already asks in parallel,
+//! from the calling thread), and DNS when the sentinels cannot decide, with timeouts that fit the
+//! window, and turning whatever has not answered when the window closes into a timeout, so a
+//! frozen server or a black-holed DNS query can never push the run past its budget.
 
 use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{DnsAnswer, Identity, IdentitySource, Mode, Observations, Settings};
+use super::{Arbitration, DnsAnswer, Identity, IdentitySource, Mode, Observations, Settings, arbitrate};
 use crate::consul::{self, AgentSelf};
 use crate::dns::{self, DnsError, Family, Source, Transport};
 use crate::redis::{self, ConnectOptions, LinkStatus, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
@@ -61,10 +61,14 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     // answers, so only these timeouts catch it, and both together must end inside the window.
     let step = whole_ms(window.mul_f64(0.4));
     let redis_opts = ConnectOptions { connect_timeout: step, io_timeout: step, auth: settings.auth.clone(), ..Default::default() };
-    // Sentinels have no ACL users of their own in the layouts we support: send only the password,
-    // which a sentinel without `requirepass` accepts.
-    let mut sentinel_opts = redis_opts.clone();
+    // Sentinels get 20 % each for connecting and asking, so that DNS, which is asked only when
+    // they cannot arbitrate, still has its own share of the window after them. They have no ACL
+    // users of their own in the layouts we support: send only the password, which a sentinel
+    // without `requirepass` accepts.
+    let sentinel_step = whole_ms(window.mul_f64(0.2));
+    let mut sentinel_opts = ConnectOptions { connect_timeout: sentinel_step, io_timeout: sentinel_step, ..redis_opts.clone() };
     sentinel_opts.auth.user = None;
+    let with_sentinels = !settings.sentinels.is_empty();
     let dns_source = settings.dns_server.map_or(Source::System, Source::Server);
     let dns_name = settings.dns_name();
     let family = if settings.advertise_ip.is_some_and(|ip| ip.is_ipv6()) || settings.redis.ip().is_some_and(|ip| ip.is_ipv6()) {
@@ -102,12 +106,15 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
             Msg::Local(info, state)
         }));
     }
-    if need_dns {
+    // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass. The
+    // lookup adds up to 100 ms of its own around the attempt.
+    let lookup = |share: f64| -> Box<dyn FnOnce() -> Msg + Send> {
         let (name, source) = (dns_name.clone(), dns_source.clone());
-        // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass.
-        // The lookup adds up to 100 ms of its own around the attempt.
-        let options = dns::Options { timeout: whole_ms(window.mul_f64(0.75)), attempts: 1, transport: Transport::Tcp };
-        spawn(Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options))));
+        let options = dns::Options { timeout: whole_ms(window.mul_f64(share)), attempts: 1, transport: Transport::Tcp };
+        Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options)))
+    };
+    if need_dns && !with_sentinels {
+        spawn(lookup(0.75));
     }
     if need_consul {
         let config = settings.consul.clone().with_timeout(step).with_deadline(deadline);
@@ -121,12 +128,18 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
             Msg::Consul(agent, ConsulSide { client, instances })
         }));
     }
+    // The sentinels are asked from this thread while the others run (ask_sentinels asks them in
+    // parallel itself). When a majority decides, DNS would only be a note: it is not asked at
+    // all then, which spares every host a lookup per interval.
+    let sentinels = with_sentinels.then(|| ask_sentinels(&settings.sentinels, &settings.sentinel_master, &sentinel_opts));
+    let undecided = sentinels.as_ref().is_some_and(|v| matches!(arbitrate(Some(v), settings.sentinel_count), Arbitration::Unknown { .. }));
+    let dns_asked = need_dns && (!with_sentinels || undecided);
+    if need_dns && undecided {
+        spawn(lookup(0.45));
+    }
     // The receiver ends once every thread has answered and dropped its sender.
     drop(tx);
 
-    // The sentinels are asked from this thread while the others run: ask_sentinels asks them
-    // in parallel itself, within the same timeouts, so it ends inside the window too.
-    let sentinels = (!settings.sentinels.is_empty()).then(|| ask_sentinels(&settings.sentinels, &settings.sentinel_master, &sentinel_opts));
     let mut local = None;
     let mut replica_state = None;
     let mut dns_result = None;
@@ -146,7 +159,7 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     }
 
     let local = local.unwrap_or_else(|| Err(redis::Error::Timeout { kind: ServerKind::Redis, addr: settings.redis.clone(), after: window }));
-    let dns = need_dns.then(|| DnsAnswer {
+    let dns = dns_asked.then(|| DnsAnswer {
         name: dns_name.trim_end_matches('.').to_string(),
         result: dns_result.unwrap_or_else(|| Err(DnsError::Timeout { name: dns_name.clone(), server: dns_source.clone(), after: window })),
     });
