@@ -1,7 +1,7 @@
 //! The drills in the full lab (`sengu_e2e::lab`), where the shipped `consul.d` role check and
 //! `sentinel-rebalance` run as in production: a MySQL switchover through the hooks loses no
-//! write, and (ignored until redis-master-check is fixed, see below) a planned Redis drill
-//! keeps every invariant while the checks run.
+//! write, a freshly promoted Redis master is left alone by the role check, and a planned Redis
+//! drill keeps every invariant while the checks run.
 //!
 //! Needs the workspace's binaries built (`cargo build --workspace --bins`; `cargo test
 //! --workspace` builds them), found next to the test executable or in `SENGU_BIN_DIR`.
@@ -33,13 +33,11 @@ fn a_mysql_switchover_through_the_hooks_loses_no_write_and_moves_dns() {
     assert!(lab.mysql[0].slave_field("Slave_IO_Running").is_some(), "the old master replicates");
 }
 
-/// redis-master-check `--fence-stale-master` (the shipped role definition) acts on a replica
-/// Sentinel has just promoted: for about a second after the promotion the sentinel majority
-/// still names the old master, so a check run in that window reports "stale master", pauses
-/// the new master's writes for 10 s and retags it replica (DNS then names no master). Any
-/// Sentinel failover has that window; the drill shows it as a second write outage.
+/// For about a second after a promotion the sentinel majority still names the old master. The
+/// role check (`--fence-stale-master`, the shipped definition) run on the new master in that
+/// window must not take it for a stale master: the old master says it is a replica, so the
+/// sentinels are behind, and the check neither pauses the new master's writes nor retags it.
 #[test]
-#[ignore = "redis-master-check fences a freshly promoted master; un-ignore once it checks that the sentinels' master still says role:master before pausing"]
 fn the_role_check_leaves_a_freshly_promoted_master_alone() {
     let lab = Lab::start(&mut |_| {});
     lab.wait_settled(Duration::from_secs(60));
@@ -68,7 +66,6 @@ fn the_role_check_leaves_a_freshly_promoted_master_alone() {
 }
 
 #[test]
-#[ignore = "fails the rounds where the role check runs within a second of the promotion, until it leaves a freshly promoted master alone (see above)"]
 fn a_planned_redis_drill_with_the_shipped_checks_running_keeps_every_invariant() {
     let lab = Lab::start(&mut |_| {});
     lab.wait_settled(Duration::from_secs(60));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use sengu::drill::settings::{MysqlArgs, RedisArgs};
+use sengu::drill::settings::{MysqlDrillArgs, RedisArgs};
 use sengu::settings::{CommonArgs, ConsulArgs};
 
 /// Time budget of `history` when `--timeout` does not set one.
@@ -46,7 +46,7 @@ pub enum Command {
     /// FAILOVER, publish the new master in Consul at once, demote the old one
     Redis(RedisArgs),
     /// Run a switchover command (e.g. mysqlrpladmin switchover) with the same probes and report
-    Mysql(MysqlArgs),
+    Mysql(MysqlDrillArgs),
     /// List the drills stored in Consul KV
     History(HistoryArgs),
 }

@@ -37,9 +37,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+use crate::settings::Secret;
+
 pub use agent::{AgentCheck, AgentSelf, ServiceRegistration};
 pub use catalog::{CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogService, Node, Service, Weights};
-pub use config::{Address, BasicAuth, ClientConfig, DEFAULT_ADDR, DEFAULT_TIMEOUT, Endpoint, Retry, Scheme, Secret, TlsSettings, parse_bool};
+pub use config::{Address, BasicAuth, ClientConfig, DEFAULT_ADDR, DEFAULT_TIMEOUT, Endpoint, Retry, Scheme, TlsSettings, parse_bool};
 pub use error::{Error, ErrorClass, TxnOpError};
 pub use health::{CheckStatus, HealthCheck, ServiceEntry};
 pub use kv::{KvPair, KvWrite};

@@ -23,10 +23,11 @@ use std::fmt;
 use std::time::Duration;
 
 use ::mysql::prelude::Queryable;
-use ::mysql::{Conn, OptsBuilder, Row, Value};
+use ::mysql::prelude::FromRow;
+use ::mysql::{Conn, OptsBuilder, Params, Row, Value};
 
 use crate::addr::HostPort;
-pub use credentials::{Credentials, MysqlArgs, MysqlFileSettings, Password, CLIENT_GROUPS};
+pub use credentials::{Credentials, MysqlArgs, MysqlFileSettings, CLIENT_GROUPS};
 use error::Context;
 pub use error::Error;
 pub use optfile::{OptionFile, OptionFileError};
@@ -151,8 +152,20 @@ impl Server {
         parse_flag(v.as_deref()).ok_or_else(|| self.bad(sql, format!("expected 0 or 1, got {v:?}")))
     }
 
-    fn exec(&mut self, sql: &str) -> Result<(), Error> {
+    /// Runs a statement that returns no rows (DDL, `SET`), classifying its failure.
+    pub(crate) fn exec(&mut self, sql: &str) -> Result<(), Error> {
         self.conn.query_drop(sql).map_err(|e| self.ctx().classify(e, sql))
+    }
+
+    /// Runs a prepared statement with `params` and returns its rows: for the few statements of
+    /// sengu's own (the drill's probe table), so their failures are classified like any other.
+    pub(crate) fn exec_rows<T: FromRow, P: Into<Params>>(&mut self, sql: &str, params: P) -> Result<Vec<T>, Error> {
+        self.conn.exec(sql, params).map_err(|e| self.ctx().classify(e, sql))
+    }
+
+    /// [`Server::exec_rows`] for a statement whose rows, if any, do not matter.
+    pub(crate) fn exec_params<P: Into<Params>>(&mut self, sql: &str, params: P) -> Result<(), Error> {
+        self.conn.exec_drop(sql, params).map_err(|e| self.ctx().classify(e, sql))
     }
 
     /// A trivial round trip (`SELECT 1`): the server is alive and answering queries.

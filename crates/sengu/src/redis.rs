@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::addr::HostPort;
 
-pub use conn::{ConnectOptions, Password, RedisAuth, RedisConn};
+pub use conn::{ConnectOptions, RedisAuth, RedisConn};
 pub use info::{InfoRole, LinkStatus, MasterLink, ReplicaEntry, ReplicationInfo, Role, RoleReplica};
 pub use sentinel::{ask_sentinels, CkQuorum, MasterVotes, SentinelConn, SentinelMaster, SentinelPeer, SentinelReplica};
 

@@ -93,8 +93,10 @@ fn at_line(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n}")).unwrap_or_default()
 }
 
-/// A password or token. `Debug` prints `***` and there is no `Display`, so it cannot reach a
-/// message or the action log by accident (the action log only takes `Display` values).
+/// A password or token: sengu's one secret type, used by Consul (ACL token, basic-auth
+/// password), Redis and MySQL alike. `Debug` prints `***` and there is no `Display`, so it
+/// cannot reach a message or the action log by accident (the action log only takes `Display`
+/// values).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
 use sengu::addr::HostPort;
-use sengu::mysql::{probe, Credentials, Error, Flavor, IoState, Password, Server, Timeouts, WriteBlocker};
+use sengu::mysql::{probe, Credentials, Error, Flavor, IoState, Server, Timeouts, WriteBlocker};
+use sengu::settings::Secret;
 use testbed::mariadb::{GtidCluster, Mariadb, MariadbOpts, APP_PASSWORD, APP_USER, MONITOR_PASSWORD, MONITOR_USER, ROOT_USER, TEST_TABLE};
 use testbed::{host, reserve, wait_until};
 
@@ -153,14 +154,14 @@ fn frozen_server_times_out_within_the_read_timeout() {
 #[test]
 fn wrong_password_is_access_denied_and_never_echoed() {
     let db = Mariadb::start(MariadbOpts::new(host(23)));
-    let wrong = Credentials::new(APP_USER, Some(Password::new("not-the-app-secret")));
+    let wrong = Credentials::new(APP_USER, Some(Secret::new("not-the-app-secret")));
     let err = Server::connect(&addr(&db), &wrong, timeouts()).unwrap_err();
     assert!(matches!(&err, Error::AccessDenied { code: 1045, user, .. } if user == APP_USER), "{err}");
     let text = format!("{err} {err:?}");
     assert!(text.contains(&addr(&db).to_string()), "{text}");
     assert!(!text.contains("not-the-app-secret"), "{text}");
 
-    let right = Credentials::new(APP_USER, Some(Password::new(APP_PASSWORD)));
+    let right = Credentials::new(APP_USER, Some(Secret::new(APP_PASSWORD)));
     Server::connect(&addr(&db), &right, timeouts()).unwrap().ping().unwrap();
 }
 

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use sengu::addr::HostPort;
 use sengu::redis::{
-    ask_sentinels, AuthFailure, CkQuorum, ConnectOptions, Error, InfoRole, LinkStatus, Password, RedisAuth, RedisConn, Role,
+    ask_sentinels, AuthFailure, CkQuorum, ConnectOptions, Error, InfoRole, LinkStatus, RedisAuth, RedisConn, Role,
     SentinelConn, ServerKind,
 };
+use sengu::settings::Secret;
 use testbed::host;
 use testbed::redis::{RedisServer, RedisSet};
 
@@ -22,7 +23,7 @@ fn opts() -> ConnectOptions {
 }
 
 fn with_auth(user: Option<&str>, password: Option<&str>) -> ConnectOptions {
-    ConnectOptions { auth: RedisAuth { user: user.map(str::to_string), password: password.map(Password::new) }, ..opts() }
+    ConnectOptions { auth: RedisAuth { user: user.map(str::to_string), password: password.map(Secret::new) }, ..opts() }
 }
 
 fn connect(s: &RedisServer) -> RedisConn {

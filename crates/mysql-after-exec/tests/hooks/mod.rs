@@ -18,7 +18,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use consul_standin::Standin;
-use sengu::consul::{CatalogRegistration, Client, ClientConfig, KvWrite, Secret, Service};
+use sengu::consul::{CatalogRegistration, Client, ClientConfig, KvWrite, Service};
+use sengu::settings::Secret;
 use sengu::dns::{self, DnsError};
 
 use crate::support::{run_env, Run};

@@ -12,33 +12,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::Error;
+use crate::settings::Secret;
 
 /// The agent address used when neither a flag nor `CONSUL_HTTP_ADDR` gives one.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8500";
 /// How long one HTTP request may take, unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A secret (ACL token, basic-auth password). `Debug` prints `***`, and there is no `Display`,
-/// so it cannot end up in a message or a log by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that puts it on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 /// HTTP or HTTPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,7 +278,7 @@ fn read_token(env_token: Option<String>, token_file: Option<String>) -> Result<O
         Some(token) if !is_header_safe(&token) => {
             Err(Error::Config("the consul token contains characters not allowed in an http header".to_string()))
         }
-        token => Ok(token.map(Secret)),
+        token => Ok(token.map(Secret::new)),
     }
 }
 

@@ -14,9 +14,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ::mysql::prelude::Queryable;
-use ::mysql::{Conn, OptsBuilder};
-
 use super::probe::{with_probes, Cadence, NameLookup, Observed, Ports, Store};
 use super::report::{DrillKind, Invariant, PreCheck, Report, Round, RoundOutcome};
 use super::timeline::{Clock, Timeline};
@@ -24,7 +21,7 @@ use super::{dns_invariant, figures_from, lost_invariant, rfc3339, Deadlines};
 use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
 use crate::consul::Client;
-use crate::mysql::{Credentials, Timeouts};
+use crate::mysql::{Credentials, Server, Timeouts};
 
 /// Everything a MySQL drill needs.
 #[derive(Debug, Clone)]
@@ -62,41 +59,33 @@ struct MysqlStore {
     admin: Timeouts,
 }
 
-fn connect(at: &HostPort, creds: &Credentials, t: Timeouts) -> Result<Conn, String> {
-    let opts = OptsBuilder::new()
-        .ip_or_hostname(Some(at.host.clone()))
-        .tcp_port(at.port)
-        .user(Some(creds.user.clone()))
-        .pass(creds.password.as_ref().map(|p| p.expose().to_string()))
-        .prefer_socket(false)
-        .tcp_connect_timeout(Some(t.connect))
-        .read_timeout(Some(t.read))
-        .write_timeout(Some(t.write))
-        .max_allowed_packet(Some(16 * 1024 * 1024));
-    Conn::new(opts).map_err(|e| format!("mysql {at}: {e}"))
+/// A connection for the probes and the drill's own statements; failures become the report's
+/// text, which names the server.
+fn connect(at: &HostPort, creds: &Credentials, t: Timeouts) -> Result<Server, String> {
+    Server::connect(at, creds, t).map_err(|e| e.to_string())
 }
 
 impl Store for MysqlStore {
-    type Conn = (Conn, HostPort);
+    type Conn = Server;
 
     fn connect(&self, at: &HostPort) -> Result<Self::Conn, String> {
-        connect(at, &self.credentials, self.probe).map(|c| (c, at.clone()))
+        connect(at, &self.credentials, self.probe)
     }
 
-    fn write(&self, (conn, at): &mut Self::Conn, seq: u64) -> Result<(), String> {
+    fn write(&self, conn: &mut Self::Conn, seq: u64) -> Result<(), String> {
         let sql = format!("INSERT INTO {} (drill, seq) VALUES (?, ?)", self.table);
-        conn.exec_drop(sql, (&self.drill, seq)).map_err(|e| format!("mysql {at}: {e}"))
+        conn.exec_params(&sql, (&self.drill, seq)).map_err(|e| e.to_string())
     }
 
-    fn read(&self, (conn, at): &mut Self::Conn) -> Result<(), String> {
+    fn read(&self, conn: &mut Self::Conn) -> Result<(), String> {
         let sql = format!("SELECT MAX(seq) FROM {} WHERE drill = ?", self.table);
-        conn.exec_first::<Option<u64>, _, _>(sql, (&self.drill,)).map(|_| ()).map_err(|e| format!("mysql {at}: {e}"))
+        conn.exec_rows::<Option<u64>, _>(&sql, (&self.drill,)).map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn stored(&self, at: &HostPort) -> Result<BTreeSet<u64>, String> {
         let mut conn = connect(at, &self.credentials, self.admin)?;
         let sql = format!("SELECT seq FROM {} WHERE drill = ?", self.table);
-        conn.exec::<u64, _, _>(sql, (&self.drill,)).map(|v| v.into_iter().collect()).map_err(|e| format!("mysql {at}: {e}"))
+        conn.exec_rows::<u64, _>(&sql, (&self.drill,)).map(|v| v.into_iter().collect()).map_err(|e| e.to_string())
     }
 }
 
@@ -117,7 +106,7 @@ pub fn run(d: &MysqlDrill, _consul: &Client, log: &mut ActionLog) -> Report {
     let round = run_round(d, &lookup, &store, &master, log);
     let holder = round.to.as_deref().and_then(|t| t.parse::<HostPort>().ok()).unwrap_or(master);
     if let Ok(mut c) = connect(&holder, &d.credentials, d.timeouts) {
-        let _ = c.exec_drop(format!("DELETE FROM {} WHERE drill = ?", d.table), (&store.drill,));
+        let _ = c.exec_params(&format!("DELETE FROM {} WHERE drill = ?", d.table), (&store.drill,));
     }
     report.rounds.push(round);
     report.finish();
@@ -155,9 +144,9 @@ fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore) -> (Vec<Pre
             ),
         ];
         for sql in ddl {
-            c.query_drop(&sql).map_err(|e| format!("mysql {master}: {e}"))?;
+            c.exec(&sql).map_err(|e| e.to_string())?;
         }
-        Ok((c, master.clone()))
+        Ok(c)
     });
     match setup.and_then(|mut c| store.write(&mut c, 0)) {
         Ok(()) => checks.push(PreCheck::ok("writable", format!("user {:?} can write to {} on {master}", d.credentials.user, d.table))),

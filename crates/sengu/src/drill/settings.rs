@@ -5,7 +5,6 @@
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -15,9 +14,11 @@ use super::probe::{Cadence, Ports};
 use super::redis::RedisDrill;
 use super::Deadlines;
 use crate::addr::HostPort;
-use crate::consul::{self, Client, ClientConfig};
-use crate::mysql::{Credentials, OptionFileError, Timeouts};
-use crate::mysql_hooks::settings::MysqlFileSettings;
+use crate::consul::Client;
+use crate::mysql::{MysqlFileSettings, Timeouts};
+// The same failures as the MySQL hooks' setup (settings, Consul, credentials, a bad value),
+// so the drill shares their type rather than keeping a copy.
+pub use crate::mysql_hooks::settings::SetupError;
 use crate::redis::ConnectOptions;
 use crate::roles::RoleTags;
 use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
@@ -123,7 +124,7 @@ pub struct RedisArgs {
 /// Flags of `sengu-drill mysql`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["service", "node"]))]
-pub struct MysqlArgs {
+pub struct MysqlDrillArgs {
     /// Probe `<NAME>.service.<domain>`: the service the hooks publish on the master
     #[arg(long, env = "SENGU_SERVICE", value_name = "NAME")]
     pub service: Option<String>,
@@ -139,12 +140,9 @@ pub struct MysqlArgs {
     /// The probe table, created if missing (also [drill] table) [default: sengu_drill.probes]
     #[arg(long, env = "SENGU_DRILL_TABLE", value_name = "DB.TABLE")]
     pub table: Option<String>,
-    /// MySQL option file with the probe user's [client] user and password (also [mysql] defaults_file)
-    #[arg(long, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
-    pub mysql_defaults_file: Option<PathBuf>,
-    /// MySQL user of the probes, overriding the option file's (also [mysql] user)
-    #[arg(long, env = "SENGU_MYSQL_USER", value_name = "USER")]
-    pub mysql_user: Option<String>,
+    // The probes' login: `--mysql-defaults-file`, `--mysql-user`, shared with the hooks.
+    #[command(flatten)]
+    pub login: crate::mysql::MysqlArgs,
     /// Longest run of the switchover command (also [drill] switchover_timeout) [default: 60s]
     #[arg(long, env = "SENGU_SWITCHOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     pub switchover_timeout: Option<Duration>,
@@ -153,19 +151,6 @@ pub struct MysqlArgs {
     pub switchover_cmd: Vec<OsString>,
     #[command(flatten)]
     pub probes: ProbeArgs,
-}
-
-/// Settings that cannot be used; the drill exits before touching anything.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Settings(#[from] settings::Error),
-    #[error("{0}")]
-    Consul(#[from] consul::Error),
-    #[error("mysql credentials: {0}")]
-    Credentials(#[from] OptionFileError),
-    #[error("invalid {what} {value:?}: {reason}")]
-    BadValue { what: &'static str, value: String, reason: String },
 }
 
 /// What both drills share, merged.
@@ -251,9 +236,9 @@ pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config:
 }
 
 /// A ready MySQL drill, whether to keep its report, and the Consul client.
-pub fn mysql(args: &MysqlArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(MysqlDrill, bool, Client), SetupError> {
+pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(MysqlDrill, bool, Client), SetupError> {
     let file: FileSettings = config.section("drill")?;
-    let mysql_file: MysqlFileSettings = config.section("mysql")?;
+    let mysql_file: MysqlFileSettings = config.section(MysqlFileSettings::TABLE)?;
     let shared = Shared::resolve(&args.probes, &file)?;
     let (label, dns_name) = match (&args.service, &args.node) {
         (Some(s), _) => (s.clone(), shared.name(s, "service")),
@@ -265,10 +250,7 @@ pub fn mysql(args: &MysqlArgs, common: &CommonArgs, consul: &ConsulArgs, config:
     if !valid {
         return Err(bad("table", table, "expected DATABASE.TABLE of letters, digits and '_'"));
     }
-    let mut credentials = Credentials::load(args.mysql_defaults_file.as_deref().or(mysql_file.defaults_file.as_deref()))?;
-    if let Some(user) = args.mysql_user.clone().or(mysql_file.user) {
-        credentials.user = user;
-    }
+    let credentials = args.login.credentials(&mysql_file)?;
     let mut ports = Ports { default: Some(args.port.unwrap_or(DEFAULT_MYSQL_PORT)), ..Ports::default() };
     for s in &args.servers {
         let ip = s.ip().ok_or_else(|| bad("server", s.to_string(), "expected an IP address, as DNS answers"))?;
@@ -297,10 +279,7 @@ pub fn mysql(args: &MysqlArgs, common: &CommonArgs, consul: &ConsulArgs, config:
 /// The Consul client: `CONSUL_*`, then `--consul-addr`/`[consul] addr`, bounded by `--timeout`
 /// per request (a drill runs longer than any one request).
 pub fn client(common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<Client, SetupError> {
-    let mut c = ClientConfig::from_env()?;
-    if let Some(addr) = consul.addr(config)? {
-        c = c.with_address(&addr)?;
-    }
+    let mut c = consul.client_config::<SetupError>(config)?;
     if let Some(t) = common.timeout {
         c = c.with_timeout(t);
     }
@@ -328,7 +307,7 @@ mod tests {
     #[derive(Debug, Parser)]
     struct M {
         #[command(flatten)]
-        m: MysqlArgs,
+        m: MysqlDrillArgs,
     }
 
     fn config(text: &str) -> ConfigFile {
@@ -372,13 +351,14 @@ mod tests {
 
     #[test]
     fn mysql_takes_the_command_last_with_its_own_flags() {
-        let cli = M::try_parse_from(["t", "--node", "foo-db-master", "--server", "127.0.0.21:3307", "--switchover-cmd", "switch", "--new", "x"]).unwrap();
+        let cli = M::try_parse_from(["t", "--node", "foo-db-master", "--server", "127.0.0.21:3307", "--mysql-user", "probe", "--switchover-cmd", "switch", "--new", "x"]).unwrap();
         assert_eq!(cli.m.switchover_cmd, ["switch", "--new", "x"]);
         let (d, _, _) = mysql(&cli.m, &CommonArgs::default(), &consul(), &config("")).unwrap();
         assert_eq!(d.dns_name, "foo-db-master.node.consul");
         assert_eq!(d.ports.endpoint("127.0.0.21".parse().unwrap()).unwrap().to_string(), "127.0.0.21:3307");
         assert_eq!(d.ports.endpoint("127.0.0.22".parse().unwrap()).unwrap().to_string(), "127.0.0.22:3306");
         assert_eq!(d.table, DEFAULT_TABLE);
+        assert_eq!(d.credentials.user, "probe", "the shared --mysql-user flag names the probe user");
         assert!(M::try_parse_from(["t", "--switchover-cmd", "x"]).is_err(), "--service or --node is required");
     }
 

@@ -9,13 +9,27 @@
 //! | sentinels (strict majority of those configured) | DNS `<master-tag>.<service>` | result |
 //! |---|---|---|
 //! | name this node | not asked (it could only be a note) | passing; claim master, demote the others |
-//! | name another node | — | critical (stale master); claim replica; fence if enabled |
+//! | name another node, which says `role:master` or cannot be asked | not asked | critical (stale master); claim replica; fence if enabled |
+//! | name another node, which says it is a replica (the sentinels are behind a promotion) | like "not configured" | at best warning; claim nothing, never fence |
 //! | configured, no majority | like "not configured" | at best warning ("cannot arbitrate") |
 //! | not configured | only this node | passing |
 //! | not configured | no such name (NXDOMAIN) or no records | passing: the only candidate |
 //! | not configured | one other address | critical: the incumbent keeps its place |
 //! | not configured | two or more addresses | critical, as the old script |
 //! | not configured | lookup failed (down, timeout, SERVFAIL) | warning: uniqueness unproven, stay in DNS |
+//!
+//! The sentinels lag a promotion by about a second, and a planned switchover leaves the old
+//! master alive as a replica of the new one: during that window the new master looks stale to
+//! the majority. So the sentinels' "another node is master" counts only when that node agrees
+//! (`ROLE` says master); one that cannot be asked does not overturn the majority. When it
+//! denies, the verdict comes from DNS as without a majority, but at best warning (the
+//! disagreement is real until the sentinels catch up), and nothing acts: no fence, no tags.
+//! Whoever promoted this node (sentinel-rebalance, the drill) publishes its tag within
+//! milliseconds, so DNS usually names only this node and the run is a warning, which keeps it
+//! in DNS. A run that beats that publication sees DNS still naming the old master and is
+//! critical, as any master DNS does not prove unique; it only lasts that run (the shipped
+//! definitions want two failures before critical), and since nothing is paused or retagged,
+//! writes keep flowing.
 //!
 //! For a local replica (modes `replica` and `auto`): syncing (a full sync, or the handshake
 //! before it, which `ROLE` tells apart from a lost master) is warning, a link down is
@@ -35,7 +49,7 @@ use std::time::Duration;
 use crate::addr::HostPort;
 use crate::check::{Outcome, Status, SubResult};
 use crate::dns::DnsError;
-use crate::redis::{self, InfoRole, LinkStatus, MasterVotes, ReplicationInfo};
+use crate::redis::{self, InfoRole, LinkStatus, MasterVotes, ReplicationInfo, Role};
 use crate::roles::{self, Claim, Others, PublishReport, same_host};
 
 /// What passing means: `--role`.
@@ -100,6 +114,33 @@ pub struct Observations {
     pub sentinels: Option<MasterVotes>,
     /// `None` when DNS was not asked (mode `replica`).
     pub dns: Option<DnsAnswer>,
+    /// What the node a sentinel majority names master says of itself, asked only of a local
+    /// master when that node is another one.
+    pub named_master: Option<NamedMaster>,
+}
+
+/// The `ROLE` of the node the sentinels name master, asked at `addr`.
+#[derive(Debug, Clone)]
+pub struct NamedMaster {
+    pub addr: HostPort,
+    pub role: Result<Role, redis::Error>,
+}
+
+/// Whether the sentinels' master is really one: `Err(why)` when it says otherwise, which
+/// means the sentinels have not caught up with a promotion yet. A node that cannot be asked
+/// (or was not) leaves the sentinels' word standing: a dead old master must never make a
+/// stale master pass.
+fn confirms(named: Option<&NamedMaster>, master: &HostPort, me: &HostPort) -> Result<String, String> {
+    let Some(named) = named.filter(|n| same_endpoint(&n.addr, master)) else {
+        return Ok(format!("{master} was not asked whether it is master"));
+    };
+    match &named.role {
+        Ok(Role::Master { .. }) => Ok(format!("{master} says role:master")),
+        Ok(Role::Replica { master: up, .. }) if same_endpoint(up, me) => Err("it is a replica of this node".to_string()),
+        Ok(Role::Replica { master: up, .. }) => Err(format!("it is a replica of {up}")),
+        Ok(Role::Sentinel { .. }) => Err("it is a sentinel".to_string()),
+        Err(e) => Ok(format!("{master} cannot confirm it: {e}")),
+    }
 }
 
 /// The settings the decision depends on.
@@ -231,6 +272,9 @@ fn decide_master(policy: &Policy, obs: &Observations, arbitration: &Arbitration,
         d.push(SubResult::critical("role", format!("redis {me} is a master, not a replica")));
     }
     let service = &policy.service;
+    // Tags are left alone while the sentinels are behind a promotion: they are about to change
+    // their verdict, and whoever promoted this node has published its tag already.
+    let mut may_claim = true;
     match arbitration {
         Arbitration::Agreed { master, votes, of } if same_endpoint(master, me) => {
             d.push(SubResult::passing("sentinels", format!("{votes} of {of} sentinels name redis {me} master")));
@@ -239,17 +283,31 @@ fn decide_master(policy: &Policy, obs: &Observations, arbitration: &Arbitration,
             }
             d.claim = Some(Claim::Master { at: me.clone(), others: Others::Demote });
         }
-        Arbitration::Agreed { master, votes, of } => {
-            d.push(SubResult::critical(
-                "sentinels",
-                format!("redis {me} is a stale master: {votes} of {of} sentinels name {master} master of {service}"),
-            ));
-            d.claim = Some(Claim::Replica { at: me.clone() });
-            if policy.fence {
-                d.fence = Some(FencePlan { me: me.clone(), master: master.clone() });
+        Arbitration::Agreed { master, votes, of } => match confirms(obs.named_master.as_ref(), master, me) {
+            Ok(confirmation) => {
+                d.push(
+                    SubResult::critical(
+                        "sentinels",
+                        format!("redis {me} is a stale master: {votes} of {of} sentinels name {master} master of {service}"),
+                    )
+                    .with_details(confirmation),
+                );
+                d.claim = Some(Claim::Replica { at: me.clone() });
+                if policy.fence {
+                    d.fence = Some(FencePlan { me: me.clone(), master: master.clone() });
+                }
+                return;
             }
-            return;
-        }
+            // As if no majority had decided: DNS uniqueness is the proof, and nothing acts.
+            Err(denial) => {
+                d.push(SubResult::warning(
+                    "sentinels",
+                    format!("sentinels cannot arbitrate: {votes} of {of} sentinels name {master} master, but {denial}; they are behind"),
+                ));
+                uniqueness(obs, me, d);
+                may_claim = false;
+            }
+        },
         Arbitration::Unknown { text, details, .. } => {
             d.push(SubResult::warning("sentinels", format!("sentinels cannot arbitrate: {text}")).with_details(details.clone()));
             uniqueness(obs, me, d);
@@ -257,7 +315,7 @@ fn decide_master(policy: &Policy, obs: &Observations, arbitration: &Arbitration,
         Arbitration::NotConfigured => uniqueness(obs, me, d),
     }
     let master_part_ok = d.results.iter().filter(|r| r.name != "role").all(|r| r.status != Status::Critical);
-    if d.claim.is_none() && master_part_ok {
+    if may_claim && d.claim.is_none() && master_part_ok {
         d.claim = Some(Claim::Master { at: me.clone(), others: Others::Respect });
     }
     if policy.mode != Mode::Replica {

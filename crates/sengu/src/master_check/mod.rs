@@ -5,7 +5,8 @@
 //!
 //! 1. `observe`: ask the local Redis (`INFO replication`), the sentinels and the local Consul
 //!    agent at once, each with its own timeout, all within the first half of the budget; DNS
-//!    only when no sentinel majority decides (otherwise it would only be a note); whatever has
+//!    only when no sentinel majority decides (otherwise it would only be a note); on a local
+//!    master that the majority does not name, that node's `ROLE` (and DNS) too; whatever has
 //!    not answered by then counts as a timeout.
 //! 2. [`decide`]: the pure decision table (its module doc lists every row).
 //! 3. Act on the decision in the rest of the budget: fence a stale master (`fence`), publish
@@ -30,8 +31,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 pub use decide::{
-    Arbitration, Decision, DnsAnswer, FencePlan, FenceResult, Identity, IdentitySource, Mode, Observations, Policy, arbitrate,
-    decide, finish, same_endpoint,
+    Arbitration, Decision, DnsAnswer, FencePlan, FenceResult, Identity, IdentitySource, Mode, NamedMaster, Observations, Policy,
+    arbitrate, decide, finish, same_endpoint,
 };
 
 use crate::addr::HostPort;

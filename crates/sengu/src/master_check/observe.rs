@@ -2,16 +2,20 @@
 //! (each in a thread of its own; the sentinels, which `ask_sentinels` already asks in parallel,
 //! from the calling thread), and DNS when the sentinels cannot decide, with timeouts that fit the
 //! window, and turning whatever has not answered when the window closes into a timeout, so a
-//! frozen server or a black-holed DNS query can never push the run past its budget.
+//! frozen server or a black-holed DNS query can never push the run past its budget. Only when
+//! the local Redis is a master and a sentinel majority names another node is that node asked
+//! its `ROLE` (and DNS with it), to tell a stale master from one the sentinels have not caught
+//! up with yet.
 
 use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::{Arbitration, DnsAnswer, Identity, IdentitySource, Mode, Observations, Settings, arbitrate};
+use super::{Arbitration, DnsAnswer, Identity, IdentitySource, Mode, NamedMaster, Observations, Settings, arbitrate, same_endpoint};
+use crate::addr::HostPort;
 use crate::consul::{self, AgentSelf};
 use crate::dns::{self, DnsError, Family, Source, Transport};
-use crate::redis::{self, ConnectOptions, LinkStatus, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
+use crate::redis::{self, ConnectOptions, InfoRole, LinkStatus, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
 use crate::roles;
 
 /// What was read from Consul, kept for publishing.
@@ -31,6 +35,15 @@ enum Msg {
     Local(Result<ReplicationInfo, redis::Error>, Option<String>),
     Dns(Result<Vec<IpAddr>, DnsError>),
     Consul(Option<Result<AgentSelf, consul::Error>>, ConsulSide),
+    NamedMaster(Result<Role, redis::Error>),
+}
+
+fn spawn(tx: &mpsc::Sender<Msg>, job: Box<dyn FnOnce() -> Msg + Send>) {
+    let tx = tx.clone();
+    // A thread that cannot start leaves its observation to the timeout below.
+    let _ = std::thread::Builder::new().spawn(move || {
+        let _ = tx.send(job());
+    });
 }
 
 /// How long after the window a thread's answer is still taken: every thread's own timeouts end
@@ -81,16 +94,9 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     let need_dns = settings.mode != Mode::Replica;
 
     let (tx, rx) = mpsc::channel();
-    let spawn = |job: Box<dyn FnOnce() -> Msg + Send>| {
-        let tx = tx.clone();
-        // A thread that cannot start leaves its observation to the timeout below.
-        let _ = std::thread::Builder::new().spawn(move || {
-            let _ = tx.send(job());
-        });
-    };
     {
         let (addr, opts) = (settings.redis.clone(), redis_opts.clone());
-        spawn(Box::new(move || {
+        spawn(&tx, Box::new(move || {
             let mut state = None;
             let info = RedisConn::connect(&addr, &opts).and_then(|mut c| {
                 let info = c.info_replication()?;
@@ -114,12 +120,12 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
         Box::new(move || Msg::Dns(dns::lookup(&name, family, &source, &options)))
     };
     if need_dns && !with_sentinels {
-        spawn(lookup(0.75));
+        spawn(&tx, lookup(0.75));
     }
     if need_consul {
         let config = settings.consul.clone().with_timeout(step).with_deadline(deadline);
         let (service, publish) = (settings.service.clone(), settings.publish_tags);
-        spawn(Box::new(move || {
+        spawn(&tx, Box::new(move || {
             let client = consul::Client::new(&config);
             let (agent, instances) = match &client {
                 Ok(c) => (need_identity.then(|| c.agent_self()), publish.then(|| roles::read_instances(c, &service))),
@@ -132,19 +138,47 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     // parallel itself). When a majority decides, DNS would only be a note: it is not asked at
     // all then, which spares every host a lookup per interval.
     let sentinels = with_sentinels.then(|| ask_sentinels(&settings.sentinels, &settings.sentinel_master, &sentinel_opts));
-    let undecided = sentinels.as_ref().is_some_and(|v| matches!(arbitrate(Some(v), settings.sentinel_count), Arbitration::Unknown { .. }));
-    let dns_asked = need_dns && (!with_sentinels || undecided);
+    let arbitration = sentinels.as_ref().map(|v| arbitrate(Some(v), settings.sentinel_count));
+    let undecided = matches!(arbitration, Some(Arbitration::Unknown { .. }));
+    let mut dns_asked = need_dns && (!with_sentinels || undecided);
     if need_dns && undecided {
-        spawn(lookup(0.45));
+        spawn(&tx, lookup(0.45));
     }
-    // The receiver ends once every thread has answered and dropped its sender.
-    drop(tx);
+    let named = match arbitration {
+        Some(Arbitration::Agreed { master, .. }) => Some(master),
+        _ => None,
+    };
+    // The sender is kept while the named master may still have to be asked, which is known once
+    // the local role (and, without --advertise-ip, the agent's answer) is in. The receiver ends
+    // once every thread has answered and dropped its sender.
+    let mut tx = named.is_some().then_some(tx);
+    // Same steps as the sentinels' (which ended before), so its messages do not vary by run.
+    let named_step = sentinel_step;
 
     let mut local = None;
     let mut replica_state = None;
     let mut dns_result = None;
     let mut consul_msg = None;
+    let mut named_role = None;
+    let mut named_asked = false;
     loop {
+        if let (Some(sender), Some(master)) = (&tx, &named) {
+            match named_master_to_ask(settings, master, local.as_ref(), consul_msg.as_ref().map(|(agent, _)| agent)) {
+                Some(true) => {
+                    let (addr, opts) = (master.clone(), ConnectOptions { connect_timeout: named_step, io_timeout: named_step, ..redis_opts.clone() });
+                    spawn(sender, Box::new(move || Msg::NamedMaster(RedisConn::connect(&addr, &opts).and_then(|mut c| c.role()))));
+                    // Should it deny, DNS decides as without a majority: ask it alongside.
+                    if need_dns {
+                        spawn(sender, lookup(0.45));
+                        dns_asked = true;
+                    }
+                    named_asked = true;
+                    tx = None;
+                }
+                Some(false) => tx = None,
+                None => {}
+            }
+        }
         let left = (deadline + GRACE).saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(Msg::Local(r, state)) => {
@@ -153,6 +187,7 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
             }
             Ok(Msg::Dns(r)) => dns_result = Some(r),
             Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, side)),
+            Ok(Msg::NamedMaster(r)) => named_role = Some(r),
             // Every thread has answered (all senders gone) or the window closed.
             Err(_) => break,
         }
@@ -181,12 +216,35 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
             },
         ),
     };
-    let identity = identity(settings, agent);
-    Seen { observations: Observations { local, replica_state, identity, sentinels, dns }, consul }
+    let identity = identity(settings, agent.as_ref());
+    let named_master = named.filter(|_| named_asked).map(|addr| NamedMaster {
+        role: named_role.unwrap_or_else(|| Err(redis::Error::Timeout { kind: ServerKind::Redis, addr: addr.clone(), after: named_step })),
+        addr,
+    });
+    Seen { observations: Observations { local, replica_state, identity, sentinels, dns, named_master }, consul }
+}
+
+/// Whether the sentinels' `master` must be asked its role: only when the local Redis says
+/// master and this node is not `master`. `None` while that is not known yet.
+fn named_master_to_ask(
+    settings: &Settings,
+    master: &HostPort,
+    local: Option<&Result<ReplicationInfo, redis::Error>>,
+    agent: Option<&Option<Result<AgentSelf, consul::Error>>>,
+) -> Option<bool> {
+    match local? {
+        Ok(info) if info.role == InfoRole::Master => {}
+        _ => return Some(false),
+    }
+    let identity = match settings.advertise_ip {
+        Some(_) => identity(settings, None),
+        None => identity(settings, agent?.as_ref()),
+    };
+    Some(identity.ip().is_some_and(|ip| !same_endpoint(master, &HostPort { host: ip.to_string(), port: settings.redis.port })))
 }
 
 /// `--advertise-ip`, else the agent's node address, else the `--redis` host unless loopback.
-fn identity(settings: &Settings, agent: Option<Result<AgentSelf, consul::Error>>) -> Identity {
+fn identity(settings: &Settings, agent: Option<&Result<AgentSelf, consul::Error>>) -> Identity {
     if let Some(ip) = settings.advertise_ip {
         return Identity::Known { ip, source: IdentitySource::Flag };
     }

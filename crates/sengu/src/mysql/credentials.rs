@@ -1,49 +1,28 @@
 //! Who sengu logs in to MySQL as: the user and password from a MySQL option file or
-//! `MYSQL_PWD`, never from argv, held in a [`Password`] that does not print; and the flags and
+//! `MYSQL_PWD`, never from argv, held in a [`Secret`] that does not print; and the flags and
 //! `[mysql]` config table, shared by every executable that talks to MySQL, that name the file
 //! and the user.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::optfile::{OptionFile, OptionFileError};
+use crate::settings::Secret;
 
 /// Option-file groups read for credentials, as the MariaDB client reads them (`[client]` is
 /// the one both MySQL and MariaDB clients share).
 pub const CLIENT_GROUPS: &[&str] = &["client", "client-server", "client-mariadb"];
 
-/// A password. `Debug` prints `***`, and there is no `Display`, so it cannot end up in a log
-/// line by accident; [`Password::expose`] is the one way to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    pub fn new(secret: impl Into<String>) -> Password {
-        Password(secret.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
 /// Who to log in as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
-    pub password: Option<Password>,
+    pub password: Option<Secret>,
 }
 
 impl Credentials {
-    pub fn new(user: impl Into<String>, password: Option<Password>) -> Credentials {
+    pub fn new(user: impl Into<String>, password: Option<Secret>) -> Credentials {
         Credentials { user: user.into(), password }
     }
 
@@ -63,9 +42,9 @@ impl Credentials {
         let (mut user, mut password) = (None, None);
         if let Some(file) = file {
             user = file.value(CLIENT_GROUPS, "user")?.map(str::to_string);
-            password = file.value(CLIENT_GROUPS, "password")?.map(Password::new);
+            password = file.value(CLIENT_GROUPS, "password")?.map(Secret::new);
         }
-        let password = password.or_else(|| mysql_pwd.filter(|p| !p.is_empty()).map(Password::new));
+        let password = password.or_else(|| mysql_pwd.filter(|p| !p.is_empty()).map(Secret::new));
         let user = user.or(login).unwrap_or_else(|| "root".to_string());
         Ok(Credentials { user, password })
     }
@@ -127,7 +106,7 @@ mod tests {
 
     #[test]
     fn password_debug_is_masked() {
-        let c = Credentials::new("sengu", Some(Password::new("hunter2")));
+        let c = Credentials::new("sengu", Some(Secret::new("hunter2")));
         assert_eq!(format!("{:?}", c.password), "Some(***)");
         assert!(!format!("{c:?}").contains("hunter2"));
     }

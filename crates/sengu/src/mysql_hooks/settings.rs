@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::addr::HostPort;
 use crate::consul::{self, Client};
-use crate::mysql::{Credentials, MysqlArgs, OptionFileError, Timeouts};
+use crate::mysql::{Credentials, MysqlArgs, MysqlFileSettings, OptionFileError, Timeouts};
 use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
 
 /// Catalog node that stands for the master (the old shell hooks' name).
@@ -110,8 +110,6 @@ pub struct FileSettings {
     pub fence_timeout: Option<Duration>,
 }
 
-// kept for drill; remove when it imports sengu::mysql::MysqlFileSettings
-pub use crate::mysql::MysqlFileSettings;
 
 /// Names of the Consul records the hooks manage.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -224,11 +224,12 @@ pub fn wait_answering(addr: &HostPort, myid: &str, opts: &ConnectOptions, limit:
 mod tests {
     use super::*;
     use crate::rebalance::settings::tests::{full, MYID};
-    use crate::redis::{Password, RedisAuth};
+    use crate::redis::RedisAuth;
+    use crate::settings::Secret;
 
     #[test]
     fn the_config_monitors_the_current_master_with_the_fixed_identity() {
-        let auth = RedisAuth { user: Some("sengu".into()), password: Some(Password::new("p\"w d")) };
+        let auth = RedisAuth { user: Some("sengu".into()), password: Some(Secret::new("p\"w d")) };
         let mut layer = full();
         layer.floating_config_lines = Some(vec!["logfile /var/log/redis/floating.log".into()]);
         let s = layer.resolve(auth, None).unwrap();

@@ -15,41 +15,20 @@ use ::redis::{ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue, RedisCo
 use super::info::{ReplicationInfo, Role};
 use super::{AuthFailure, Error, ServerKind};
 use crate::addr::HostPort;
-
-/// A password. Its `Debug` prints `***` and it has no `Display`, so it cannot end up in a log
-/// line or an error message by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    pub fn new(password: impl Into<String>) -> Self {
-        Password(password.into())
-    }
-
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+use crate::settings::Secret;
 
 /// Credentials for Redis 6+ ACL users (`AUTH user password`) or the classic `requirepass`
 /// (`AUTH password`, when `user` is `None`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RedisAuth {
     pub user: Option<String>,
-    pub password: Option<Password>,
+    pub password: Option<Secret>,
 }
 
 impl From<crate::settings::RedisAuth> for RedisAuth {
     /// Takes the credentials `settings` read from `REDISCLI_AUTH` or the `[redis]` section.
     fn from(a: crate::settings::RedisAuth) -> Self {
-        RedisAuth { user: a.username, password: a.password.map(|p| Password::new(p.expose())) }
+        RedisAuth { user: a.username, password: a.password }
     }
 }
 
@@ -162,7 +141,7 @@ impl RedisConn {
             .map_err(|e| map_error(e, self.kind, &self.addr, "connect", t, None))
     }
 
-    fn login(&mut self, user: Option<&str>, password: &Password, timeout: Duration) -> Result<(), Error> {
+    fn login(&mut self, user: Option<&str>, password: &Secret, timeout: Duration) -> Result<(), Error> {
         let mut auth = ::redis::cmd("AUTH");
         if let Some(user) = user {
             auth.arg(user);
@@ -269,7 +248,7 @@ mod tests {
 
     #[test]
     fn password_debug_hides_the_secret() {
-        let auth = RedisAuth { user: Some("checker".into()), password: Some(Password::new("s3cret")) };
+        let auth = RedisAuth { user: Some("checker".into()), password: Some(Secret::new("s3cret")) };
         let shown = format!("{auth:?} {:?}", ConnectOptions { auth: auth.clone(), ..Default::default() });
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("***") && shown.contains("checker"), "{shown}");
@@ -277,7 +256,7 @@ mod tests {
 
     #[test]
     fn settings_credentials_convert_without_losing_the_user() {
-        let from = crate::settings::RedisAuth { username: Some("checker".into()), password: Some(crate::settings::Secret::new("pw")) };
+        let from = crate::settings::RedisAuth { username: Some("checker".into()), password: Some(Secret::new("pw")) };
         let auth = RedisAuth::from(from);
         assert_eq!(auth.user.as_deref(), Some("checker"));
         assert_eq!(auth.password.map(|p| p.expose().to_string()).as_deref(), Some("pw"));

@@ -85,7 +85,7 @@ fn dns_timeout() -> Option<DnsAnswer> {
 }
 
 fn obs(local: ReplicationInfo, identity: Identity, sentinels: Option<MasterVotes>, dns: Option<DnsAnswer>) -> Observations {
-    Observations { local: Ok(local), replica_state: None, identity, sentinels, dns }
+    Observations { local: Ok(local), replica_state: None, identity, sentinels, dns, named_master: None }
 }
 
 /// Decides and finishes without actions; returns the decision and line 1.
@@ -187,6 +187,83 @@ fn a_master_the_sentinels_do_not_name_is_stale_and_critical() {
     assert_eq!(d.fence, Some(FencePlan { me: hp(ME), master: hp(OTHER) }));
 }
 
+/// What the sentinels' master (`OTHER`) answered to `ROLE`.
+fn other_says(role: Result<Role, redis::Error>) -> Option<NamedMaster> {
+    Some(NamedMaster { addr: hp(OTHER), role })
+}
+
+fn replica_of(master: &str) -> Result<Role, redis::Error> {
+    Ok(Role::Replica { master: hp(master), state: "connected".into(), offset: 10 })
+}
+
+#[test]
+fn a_stale_master_stays_stale_when_the_sentinels_master_confirms_or_cannot_be_asked() {
+    // A dead old master must never make a stale master pass: only a denial counts.
+    let v = votes(&[Some(Some(OTHER)), Some(Some(OTHER)), Some(Some(ME))]);
+    let fencing = Policy { fence: true, ..policy(Mode::Auto) };
+    let unreachable = redis::Error::Unreachable { kind: ServerKind::Redis, addr: hp(OTHER), detail: "connection refused".into() };
+    for (role, detail) in [
+        (Ok(Role::Master { offset: 10, replicas: vec![] }), "10.0.0.12:6379 says role:master"),
+        (Err(timeout(OTHER, ServerKind::Redis)), "10.0.0.12:6379 cannot confirm it: "),
+        (Err(unreachable), "10.0.0.12:6379 cannot confirm it: "),
+    ] {
+        let mut o = obs(master_info(), me_known(), Some(v.clone()), dns_ips(&["10.0.0.11"]));
+        o.named_master = other_says(role);
+        let (d, out) = run(&fencing, &o);
+        assert_eq!(line1(&out), "CRITICAL: redis 10.0.0.11:6379 is a stale master: 2 of 3 sentinels name 10.0.0.12:6379 master of redis");
+        assert!(out.render_text().contains(detail), "{}", out.render_text());
+        assert_eq!(d.claim, Some(Claim::Replica { at: hp(ME) }));
+        assert_eq!(d.fence, Some(FencePlan { me: hp(ME), master: hp(OTHER) }));
+    }
+}
+
+#[test]
+fn a_fresh_master_whose_predecessor_follows_it_is_not_stale_and_falls_back_to_dns() {
+    // The window after a promotion: the sentinels still name the old master, which already
+    // replicates from this node. DNS (published by whoever promoted) names only this node.
+    let v = votes(&[Some(Some(OTHER)), Some(Some(OTHER)), Some(Some(ME))]);
+    let fencing = Policy { fence: true, ..policy(Mode::Auto) };
+    let mut o = obs(master_info(), me_known(), Some(v), dns_ips(&["10.0.0.11"]));
+    o.named_master = other_says(replica_of(ME));
+    let (d, out) = run(&fencing, &o);
+    assert_eq!(
+        line1(&out),
+        "WARNING: sentinels cannot arbitrate: 2 of 3 sentinels name 10.0.0.12:6379 master, but it is a replica of this node; they are behind"
+    );
+    assert!(out.render_text().contains("[PASSING] dns: master.redis.service.consul names only this node"), "{}", out.render_text());
+    assert_eq!((d.claim, d.fence), (None, None), "neither fenced nor retagged while the sentinels catch up");
+}
+
+#[test]
+fn a_denied_sentinel_verdict_is_at_best_what_dns_uniqueness_gives() {
+    let v = votes(&[Some(Some(OTHER)), Some(Some(OTHER)), Some(Some(OTHER))]);
+    let fencing = Policy { fence: true, ..policy(Mode::Master) };
+    for (named, answer, status) in [
+        (replica_of(ME), nxdomain(), Status::Warning),
+        (replica_of("10.0.0.13:6379"), dns_ips(&["10.0.0.11"]), Status::Warning),
+        (replica_of(ME), dns_timeout(), Status::Warning),
+        (replica_of(ME), dns_ips(&["10.0.0.12"]), Status::Critical),
+        (replica_of(ME), dns_ips(&["10.0.0.11", "10.0.0.12"]), Status::Critical),
+        (Ok(Role::Sentinel { masters: vec!["mymaster".into()] }), dns_ips(&["10.0.0.11"]), Status::Warning),
+    ] {
+        let mut o = obs(master_info(), me_known(), Some(v.clone()), answer);
+        o.named_master = other_says(named);
+        let (d, out) = run(&fencing, &o);
+        assert_eq!(out.status(), status, "{}", out.render_text());
+        assert!(out.render_text().contains("[WARNING] sentinels: sentinels cannot arbitrate: 3 of 3"), "{}", out.render_text());
+        assert_eq!((d.claim, d.fence), (None, None), "{}", out.render_text());
+    }
+}
+
+#[test]
+fn a_denial_from_another_address_than_the_sentinels_master_does_not_count() {
+    let v = votes(&[Some(Some(OTHER)), Some(Some(OTHER)), Some(Some(ME))]);
+    let mut o = obs(master_info(), me_known(), Some(v), dns_ips(&["10.0.0.11"]));
+    o.named_master = Some(NamedMaster { addr: hp("10.0.0.13:6379"), role: replica_of(ME) });
+    let (_, out) = run(&policy(Mode::Auto), &o);
+    assert!(line1(&out).starts_with("CRITICAL: redis 10.0.0.11:6379 is a stale master"), "{}", line1(&out));
+}
+
 #[test]
 fn one_sentinel_alone_never_arbitrates() {
     // After a partition the stale master's own sentinel may be the only one that answers.
@@ -269,7 +346,7 @@ fn a_redis_that_cannot_be_asked_is_critical_in_every_mode() {
     ];
     for mode in [Mode::Master, Mode::Replica, Mode::Auto] {
         for e in &errors {
-            let o = Observations { local: Err(e.clone()), replica_state: None, identity: me_known(), sentinels: None, dns: nxdomain() };
+            let o = Observations { local: Err(e.clone()), replica_state: None, identity: me_known(), sentinels: None, dns: nxdomain(), named_master: None };
             let (d, out) = run(&policy(mode), &o);
             assert_eq!(line1(&out), format!("CRITICAL: {e}"));
             assert_eq!((d.claim, d.fence), (None, None));
