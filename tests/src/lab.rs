@@ -388,16 +388,10 @@ impl Lab {
         self.redis.restart_host(host(11 + i as u8));
     }
 
-    /// Polls `cond` every 50 ms; panics after `timeout` with what the lab looks like.
+    /// Polls `cond` (through `testbed::wait_until`) until true, or panics after `timeout` with
+    /// [`Self::report`].
     pub fn wait(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if cond() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("timed out after {timeout:?} waiting for {what}\n{}", self.report());
+        testbed::wait_until(timeout, what, || cond().then_some(()), || self.report());
     }
 
     /// The Redis set's report, the agents' check outputs and the action log, for failures.

@@ -529,7 +529,8 @@ impl Standin {
         self.dc.read(|st| st.index)
     }
 
-    /// Runs every agent's anti-entropy sync now instead of waiting for the interval.
+    /// Runs every agent's anti-entropy sync now instead of waiting for the interval, and
+    /// returns once every sync has been applied.
     pub fn anti_entropy_now(&self) {
         control::anti_entropy_now(&self.dc);
     }

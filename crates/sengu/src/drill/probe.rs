@@ -275,6 +275,24 @@ fn resolve(lookup: &NameLookup, ports: &Ports) -> Result<HostPort, String> {
     }
 }
 
+/// The probe's connection, opened through the DNS name when there is none (as an application
+/// reconnects after an error); a failure to resolve or connect is reported through `fail`.
+fn connected<'c, S: Store>(
+    store: &S,
+    lookup: &NameLookup,
+    ports: &Ports,
+    conn: &'c mut Option<(S::Conn, HostPort)>,
+    fail: &impl Fn(&str),
+) -> Option<&'c mut (S::Conn, HostPort)> {
+    if conn.is_none() {
+        match resolve(lookup, ports).and_then(|at| store.connect(&at).map(|c| (c, at))) {
+            Ok(c) => *conn = Some(c),
+            Err(e) => fail(&e),
+        }
+    }
+    conn.as_mut()
+}
+
 fn write_loop<S: Store>(store: &S, lookup: &NameLookup, ports: &Ports, every: Duration, observed: &Observed, first_seq: u64) {
     let mut conn: Option<(S::Conn, HostPort)> = None;
     let mut seq = first_seq;
@@ -286,16 +304,7 @@ fn write_loop<S: Store>(store: &S, lookup: &NameLookup, ports: &Ports, every: Du
     };
     while !observed.stopped() {
         tick(&mut next, every);
-        if conn.is_none() {
-            match resolve(lookup, ports).and_then(|at| store.connect(&at).map(|c| (c, at))) {
-                Ok(c) => conn = Some(c),
-                Err(e) => {
-                    fail(&e);
-                    continue;
-                }
-            }
-        }
-        let Some((c, at)) = conn.as_mut() else { continue };
+        let Some((c, at)) = connected(store, lookup, ports, &mut conn, &fail) else { continue };
         let this = seq;
         seq += 1;
         match store.write(c, this) {
@@ -323,16 +332,7 @@ fn read_loop<S: Store>(store: &S, lookup: &NameLookup, ports: &Ports, every: Dur
     };
     while !observed.stopped() {
         tick(&mut next, every);
-        if conn.is_none() {
-            match resolve(lookup, ports).and_then(|at| store.connect(&at).map(|c| (c, at))) {
-                Ok(c) => conn = Some(c),
-                Err(e) => {
-                    fail(&e);
-                    continue;
-                }
-            }
-        }
-        let Some((c, at)) = conn.as_mut() else { continue };
+        let Some((c, at)) = connected(store, lookup, ports, &mut conn, &fail) else { continue };
         match store.read(c) {
             Ok(()) => {
                 let at = at.clone();

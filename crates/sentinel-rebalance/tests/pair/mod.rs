@@ -356,16 +356,10 @@ impl Pair {
         panic!("quorum not clean after {timeout:?}: {last}\n{}", self.report());
     }
 
-    /// Polls `cond` every 20 ms until true or panics after `timeout` with the whole picture.
+    /// Polls `cond` (through `testbed::wait_until`) until true, or panics after `timeout` with
+    /// [`Self::report`].
     pub fn wait(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if cond() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("timed out after {timeout:?} waiting for {what}\n{}", self.report());
+        testbed::wait_until(timeout, what, || cond().then_some(()), || self.report());
     }
 
     /// Everything a failed assertion should show: the set's report, the floating sentinels'
