@@ -3,7 +3,7 @@
 //! HTTP endpoints and the in-process [`crate::Standin`] API call these.
 
 use crate::agent::{self, CheckRun};
-use crate::state::{Datacenter, PauseMode};
+use crate::state::{Datacenter, LostReply, PauseMode};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {
@@ -22,6 +22,13 @@ fn agent_index(dc: &Datacenter, name: &str) -> Result<usize, ControlError> {
 pub fn set_serf_health(dc: &Datacenter, node: &str, passing: bool) -> Result<(), ControlError> {
     let i = agent_index(dc, node)?;
     dc.write(|st, idx| agent::set_serf(dc, st, i, passing, idx));
+    Ok(())
+}
+
+/// Arms the agent to lose the reply to its next write, after applying it.
+pub fn lose_next_reply(dc: &Datacenter, name: &str, mode: LostReply) -> Result<(), ControlError> {
+    let i = agent_index(dc, name)?;
+    *dc.agents[i].lose_reply.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(mode);
     Ok(())
 }
 

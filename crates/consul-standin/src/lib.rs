@@ -24,4 +24,4 @@ pub mod state;
 pub use agent::CheckRun;
 pub use control::ControlError;
 pub use standin::{Builder, Listening, Standin, StartError};
-pub use state::{PauseMode, ScriptChecks};
+pub use state::{LostReply, PauseMode, ScriptChecks};

@@ -22,7 +22,7 @@ use crate::catalog::Check;
 use crate::config_dir::{self, ConfigError, Definition};
 use crate::control::{self, ControlError};
 use crate::http::{self, App, listener::PausableListener};
-use crate::state::{AgentInfo, Datacenter, DcConfig, PauseMode, ScriptChecks};
+use crate::state::{AgentInfo, Datacenter, DcConfig, LostReply, PauseMode, ScriptChecks};
 
 /// Why a stand-in did not start.
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +348,7 @@ async fn launch(b: Builder) -> Result<(Arc<Datacenter>, Listening), StartError> 
             config_dir: spec.config_dir.clone(),
             http_addr: OnceLock::new(),
             pause,
+            lose_reply: std::sync::Mutex::new(None),
         };
         let _ = info.http_addr.set(bound);
         infos.push(Arc::new(info));
@@ -487,6 +488,12 @@ impl Standin {
     /// Makes an agent's HTTP listener accept connections but never answer.
     pub fn pause_agent(&self, name: &str) -> Result<(), ControlError> {
         control::set_pause(&self.dc, name, PauseMode::Hang)
+    }
+
+    /// Applies the agent's next write (`PUT`/`DELETE` under `/v1/`) and then loses its reply
+    /// as `mode` says: the case where a client must re-read to learn what Consul holds.
+    pub fn lose_next_reply(&self, name: &str, mode: LostReply) -> Result<(), ControlError> {
+        control::lose_next_reply(&self.dc, name, mode)
     }
 
     /// Closes an agent's HTTP listener so connections are refused.

@@ -39,6 +39,15 @@ pub enum PauseMode {
     Refuse,
 }
 
+/// How the reply to an agent's next write is lost, after the write was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReply {
+    /// The connection breaks while the answer is sent: the client sees it cut.
+    Reset,
+    /// The answer never comes: the client's own timeout ends the request.
+    Hang,
+}
+
 /// Datacenter-wide settings.
 #[derive(Debug, Clone)]
 pub struct DcConfig {
@@ -68,6 +77,8 @@ pub struct AgentInfo {
     pub config_dir: Option<PathBuf>,
     pub http_addr: OnceLock<SocketAddr>,
     pub pause: watch::Sender<PauseMode>,
+    /// Set by a test: the next write's reply is lost (one-shot).
+    pub lose_reply: std::sync::Mutex<Option<LostReply>>,
 }
 
 /// Everything behind the lock.

@@ -186,3 +186,97 @@ fn a_concurrent_writer_is_re_read_and_decided_never_overwritten_blindly() {
     assert_eq!(dc.master_kv().as_deref(), Some("127.0.0.99:3306"));
     assert_eq!(dc.master_node(), Some(new_host), "published by an earlier run, and the failed transactions changed nothing");
 }
+
+/// Issue 11, defect 1: `--make-writable` must not turn `read_only` off before Consul was read.
+/// With another writable master published, the hook refuses (exit 5) and the candidate is
+/// still read-only afterwards: nothing was made writable.
+#[test]
+fn make_writable_changes_nothing_when_another_writable_master_is_published() {
+    let published = writable_master(12);
+    let candidate = Mariadb::start(MariadbOpts::new(host(13)).read_only(true));
+    let dc = Dc::new();
+    dc.register(MASTER_NODE, &published.host().to_string(), None);
+    // HOST:PORT: the testbed's servers do not share one port, as a bare host would assume.
+    dc.client.kv_put(KV_KEY, published.host_port().as_bytes(), KvWrite::default()).unwrap();
+    let snapshot = dc.snapshot();
+    let [host_, port] = hook_args(&candidate);
+
+    after(&dc, &[&host_, &port], &[("SENGU_MAKE_WRITABLE", "true")])
+        .exits(5)
+        .stdout_contains(&format!("{} is a writable master too; left as is", published.host_port()));
+    assert!(candidate.read_only(), "the refused candidate was made writable");
+    assert_eq!(dc.snapshot(), snapshot);
+    assert!(!dc.log_lines().iter().any(|l| l.contains("make-writable")), "{:#?}", dc.log_lines());
+
+    // Once the published one is read-only too, the candidate is made writable and published.
+    published.set_read_only(true);
+    after(&dc, &[&host_, &port], &[("SENGU_MAKE_WRITABLE", "true")])
+        .exits(0)
+        .stdout_contains(&format!("turned read_only off on {host_}:{port} (--make-writable)"));
+    assert!(!candidate.read_only());
+    assert_eq!(dc.master_node(), Some(host_));
+}
+
+/// Issue 11, defect 2: a rerun for a master that is already published, which cannot verify it
+/// (wrong password, a stall past the MySQL timeout), leaves the records alone: only the
+/// server's own answer (read-only, replicating) may unpublish it.
+#[test]
+fn an_unverifiable_rerun_leaves_the_published_master_alone() {
+    let new = writable_master(12);
+    let [new_host, new_port] = hook_args(&new);
+    let dc = Dc::new();
+    after(&dc, &[&new_host, &new_port], &[]).exits(0);
+    let published = dc.snapshot();
+    assert_eq!(dc.master_node(), Some(new_host.clone()));
+
+    let wrong = dc.dir().join("wrong.cnf");
+    std::fs::write(&wrong, format!("[client]\nuser = {}\npassword = rotated\n", testbed::mariadb::MONITOR_USER)).unwrap();
+    let wrong = wrong.display().to_string();
+    after(&dc, &[&new_host, &new_port], &[("SENGU_MYSQL_DEFAULTS_FILE", &wrong)])
+        .exits(3)
+        .stdout_contains("denied access")
+        .stdout_contains(&format!("consul's master record names {new_host}, left as is: nothing shows it is wrong"));
+    assert_eq!(dc.snapshot(), published, "a run that could not verify changed consul");
+
+    new.freeze();
+    let run = after(&dc, &[&new_host, &new_port], &[("SENGU_MYSQL_TIMEOUT", "1s")]);
+    new.thaw();
+    run.exits(3).stdout_contains("did not answer").stdout_contains("left as is");
+    assert_eq!(dc.snapshot(), published, "a stalled server was unpublished");
+
+    // Evidence does unpublish: the server itself says it is read-only.
+    new.set_read_only(true);
+    after(&dc, &[&new_host, &new_port], &[]).exits(3).stdout_contains("is not writable: read_only");
+    assert_eq!((dc.master_node(), dc.master_kv()), (None, None));
+}
+
+/// Issue 11, defect 5: Consul applies the transaction but the reply is lost. The hooks read
+/// again and report what Consul holds; the action log never says the change did not happen.
+#[test]
+fn a_lost_reply_is_re_read_and_reported_as_applied() {
+    use consul_standin::LostReply;
+    let new = writable_master(12);
+    let (_lease, [old_host, old_port]) = dead_old_master();
+    let [new_host, new_port] = hook_args(&new);
+    let four = [old_host.as_str(), &old_port, &new_host, &new_port];
+    let dc = Dc::new();
+    dc.seed(host(11), None);
+
+    dc.standin.lose_next_reply(AGENT, LostReply::Hang).unwrap();
+    before(&dc, &four, &[])
+        .exits(0)
+        .stdout_contains(&format!("old master {old_host}:{old_port} taken out of consul"))
+        .stdout_contains("the reply to the transaction was lost (consul at 127.0.0.1:")
+        .stdout_contains("a re-read shows it applied");
+    assert_eq!((dc.master_node(), dc.master_kv()), (None, None));
+
+    dc.standin.lose_next_reply(AGENT, LostReply::Reset).unwrap();
+    after(&dc, &four, &[])
+        .exits(0)
+        .stdout_contains(&format!("published {new_host}:{new_port} as the master"))
+        .stdout_contains("lost the reply to PUT /v1/txn");
+    assert_eq!((dc.master_node(), dc.master_kv()), (Some(new_host.clone()), Some(new_host)));
+    let log = dc.log_lines();
+    assert!(log.iter().all(|l| !l.contains(" action=failed ")), "{log:#?}");
+    assert_eq!(log.iter().filter(|l| l.contains(" action=unpublish ") || l.contains(" action=publish ")).count(), 2, "{log:#?}");
+}

@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::acl::{AclError, Authz};
-use crate::state::{Datacenter, PauseMode, State};
+use crate::state::{Datacenter, LostReply, PauseMode, State};
 
 /// Largest request body read for any endpoint; bigger ones get 413.
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -423,10 +423,22 @@ pub async fn handle(AxState(app): AxState<App>, request: axum::extract::Request)
             std::future::pending::<()>().await;
         }
     }
+    let write = raw_path.starts_with("/v1/") && matches!(*request.method(), Method::PUT | Method::DELETE | Method::POST);
     let mut resp = match dispatch(&app, request).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    let lost = if write { app.dc.agents[app.agent].lose_reply.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() } else { None };
+    match lost {
+        // The write is applied; the answer never arrives.
+        Some(LostReply::Hang) => std::future::pending::<()>().await,
+        // The write is applied; the answer's body fails, so hyper cuts the connection.
+        Some(LostReply::Reset) => {
+            let cut = futures_util::stream::once(async { Err::<Bytes, _>(std::io::Error::other("reply lost (test fault)")) });
+            return Response::new(Body::from_stream(cut));
+        }
+        None => {}
+    }
     let policy = if app.dc.config.acl_token.is_some() {
         "deny"
     } else {

@@ -13,6 +13,11 @@ pub enum Error {
     #[error("consul at {addr} is unreachable: {reason}")]
     Unreachable { addr: String, reason: String },
 
+    /// The connection broke after the request was sent (reset, closed, cut mid-answer): a
+    /// write may or may not have been applied. Never retried; re-read to find out.
+    #[error("consul at {addr} lost the reply to {request}: {reason}")]
+    ReplyLost { addr: String, request: String, reason: String },
+
     /// The request got no complete answer within `after` (the per-request timeout, or what
     /// was left of the caller's deadline).
     #[error("consul at {addr} did not answer {request} within {}", humantime::format_duration(*after))]
@@ -118,7 +123,7 @@ impl Error {
     /// Which class this error belongs to.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::Unreachable { .. } | Error::Timeout { .. } => ErrorClass::Unavailable,
+            Error::Unreachable { .. } | Error::ReplyLost { .. } | Error::Timeout { .. } => ErrorClass::Unavailable,
             Error::BadResponse { status, .. } if *status >= 500 || *status == 429 => ErrorClass::Unavailable,
             Error::BadResponse { .. } | Error::Rejected { .. } => ErrorClass::Protocol,
             Error::CasConflict { .. } | Error::TxnRolledBack { .. } => ErrorClass::Conflict,
@@ -132,6 +137,13 @@ impl Error {
     /// configuration: Consul was unavailable, or a concurrent writer got there first.
     pub fn is_transient(&self) -> bool {
         matches!(self.class(), ErrorClass::Unavailable | ErrorClass::Conflict)
+    }
+
+    /// True when a write that failed this way may still have been applied: the request may
+    /// have reached Consul and only the answer is missing (lost, timed out, or a 5xx that can
+    /// follow a commit). Whoever sent it must read again before saying what Consul holds.
+    pub fn may_have_applied(&self) -> bool {
+        matches!(self, Error::ReplyLost { .. } | Error::Timeout { .. } | Error::BadResponse { status: 500..=599, .. })
     }
 }
 

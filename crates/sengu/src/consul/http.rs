@@ -3,8 +3,11 @@
 //! to [`Error`]s. The surfaces (`kv`, `catalog`, …) build [`Call`]s and read [`Reply`]s.
 //!
 //! Timeouts are not retried: a request that used its whole budget would only use it again.
-//! Writes are retried too: every write the suite makes is idempotent, and a compare-and-set or
-//! transaction that did apply before a 5xx fails its retry visibly, as a conflict.
+//! Reads are retried on connection errors and 5xx answers. Writes are retried only when the
+//! request cannot have reached Consul (refused, no route, name not found): a write whose
+//! connection broke after sending, or that got a 5xx, may have been applied, and a retry would
+//! hide that behind a compare-and-set conflict. It fails with [`Error::ReplyLost`] (or the
+//! 5xx), so the caller re-reads and reports what Consul really holds.
 
 use std::fmt;
 use std::thread;
@@ -233,12 +236,13 @@ impl Client {
                         }
                         400 => return Err(reply.rejected()),
                         500..=599 if is_validation_error(&reply.body) => return Err(reply.rejected()),
+                        500..=599 if call.method != Method::Get => return Err(reply.bad()),
                         500..=599 => reply.bad(),
                         _ => return Err(reply.bad()),
                     }
                 }
                 Err(e) => {
-                    let (error, retryable) = self.transport_error(e, &request, budget);
+                    let (error, retryable) = self.transport_error(e, &request, budget, call.method != Method::Get);
                     if !retryable {
                         return Err(error);
                     }
@@ -299,10 +303,13 @@ impl Client {
         request
     }
 
-    /// Maps a ureq failure to our error, and says whether another attempt could help.
-    fn transport_error(&self, error: ureq::Error, request: &str, budget: Duration) -> (Error, bool) {
+    /// Maps a ureq failure to our error, and says whether another attempt could help. For a
+    /// `write`, a connection that broke after it may have been sent is a lost reply, never
+    /// retried.
+    fn transport_error(&self, error: ureq::Error, request: &str, budget: Duration, write: bool) -> (Error, bool) {
         let addr = self.addr.clone();
         let unreachable = |reason: String| Error::Unreachable { addr: self.addr.clone(), reason };
+        let lost = |reason: String| Error::ReplyLost { addr: self.addr.clone(), request: request.to_string(), reason };
         match error {
             ureq::Error::Timeout(_) => (Error::Timeout { addr, request: request.to_string(), after: budget }, false),
             ureq::Error::Io(io) => {
@@ -312,6 +319,9 @@ impl Client {
                 use std::io::ErrorKind::*;
                 match io.kind() {
                     TimedOut | WouldBlock => (Error::Timeout { addr, request: request.to_string(), after: budget }, false),
+                    ConnectionReset | ConnectionAborted | NotConnected | BrokenPipe | UnexpectedEof | Interrupted if write => {
+                        (lost(io.to_string()), false)
+                    }
                     ConnectionRefused | ConnectionReset | ConnectionAborted | NotConnected | BrokenPipe | UnexpectedEof
                     | NotFound | HostUnreachable | NetworkUnreachable | NetworkDown | AddrNotAvailable | Interrupted => {
                         (unreachable(io.to_string()), true)

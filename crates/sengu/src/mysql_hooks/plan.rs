@@ -300,19 +300,31 @@ pub struct UnpublishInput<'a> {
     pub names: &'a Names,
     pub old: Option<&'a HostPort>,
     pub new: &'a HostPort,
+    /// The new master could not be asked (unreachable, timeout, access denied): nothing shows
+    /// it is wrong, so records naming it stay.
+    pub keep_new: bool,
     pub now: SystemTime,
 }
 
 /// `mysql-after-exec`, new master rejected: Consul must hold no master rather than a wrong one,
-/// so master records naming the old master (replaced) or the new one (not writable) are
-/// removed, as `before` would have. A record naming a third server is left alone: this run
-/// knows nothing that says it is wrong. The move stays recorded, so a rerun can finish it.
+/// so master records naming the old master (replaced) or the new one (shown not writable) are
+/// removed, as `before` would have. A record naming the new master stays when it could only
+/// not be verified (`keep_new`), and a record naming a third server is left alone: this run
+/// knows nothing that says they are wrong. The move stays recorded, so a rerun can finish it.
 pub fn unpublish(input: &UnpublishInput<'_>) -> Plan {
-    let UnpublishInput { view, names, old, new, now } = *input;
+    let UnpublishInput { view, names, old, new, keep_new, now } = *input;
     let mut plan = Plan::new(view);
+    if keep_new && view.names(new) {
+        // Published already and not shown wrong: a run that cannot verify leaves it alone.
+        return plan;
+    }
     let names_ours = |host: &str, port: Option<u16>| {
         let names = |addr: &HostPort| addr.host == host && port.is_none_or(|p| p == addr.port);
-        names(new) || old.is_some_and(names)
+        // A record that may name the new master (a node has no port) is kept under `keep_new`.
+        if names(new) {
+            return !keep_new;
+        }
+        old.is_some_and(names)
     };
     match &view.kv {
         Some(kv) if names_ours(&kv.value.host, kv.value.port) => plan.delete_kv(names, kv),
@@ -489,7 +501,7 @@ mod tests {
     fn unpublish_removes_records_of_the_old_or_new_master_and_keeps_the_move() {
         let names = Names::default();
         let (old, new) = (hp("10.0.0.11:3306"), hp("10.0.0.12:3306"));
-        let input = |view| UnpublishInput { view, names: &names, old: Some(&old), new: &new, now: SystemTime::UNIX_EPOCH };
+        let input = |view| UnpublishInput { view, names: &names, old: Some(&old), new: &new, keep_new: false, now: SystemTime::UNIX_EPOCH };
         let old_published = published_old();
         let plan = unpublish(&input(&old_published));
         assert_eq!(plan.result.describe(&names), "consul holds no master record");
@@ -502,5 +514,19 @@ mod tests {
         assert_eq!(plan.result.describe(&names), "consul's master record names 10.0.0.13");
         assert_eq!(plan.changes, vec![Change::RecordedMove { key: "sengu/mysql/foo-db-master/move".into() }]);
         assert!(unpublish(&input(&plan.result)).is_empty(), "a rerun while still rejected changes nothing");
+    }
+
+    /// Issue 11, defect 2: a new master that could not be asked (timeout, access denied) is
+    /// no evidence; a record already naming it is left exactly as it is.
+    #[test]
+    fn unpublish_leaves_a_published_new_master_alone_when_it_could_not_be_verified() {
+        let names = Names::default();
+        let (old, new) = (hp("10.0.0.11:3306"), hp("10.0.0.12:3306"));
+        let input = |view| UnpublishInput { view, names: &names, old: Some(&old), new: &new, keep_new: true, now: SystemTime::UNIX_EPOCH };
+        let new_published = View { master_node: node("10.0.0.12"), kv: kv("10.0.0.12", 3), ..View::default() };
+        assert!(unpublish(&input(&new_published)).is_empty(), "published and unverified: nothing changes");
+        let old_published = published_old();
+        let plan = unpublish(&input(&old_published));
+        assert_eq!(plan.result.describe(&names), "consul holds no master record", "the replaced old master still goes");
     }
 }

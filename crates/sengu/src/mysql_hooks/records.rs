@@ -192,6 +192,22 @@ impl View {
         self.moving.as_ref().and_then(|m| m.value.as_ref())
     }
 
+    /// True when the master node or the KV value names `addr` (a plain value or a node has
+    /// no port, so the host alone decides for them).
+    pub fn names(&self, addr: &HostPort) -> bool {
+        self.master_node.as_ref().is_some_and(|n| n.address == addr.host)
+            || self.kv.as_ref().is_some_and(|kv| kv.value.host == addr.host && kv.value.port.is_none_or(|p| p == addr.port))
+    }
+
+    /// True when both views hold the same records, whatever their modify indexes: how a
+    /// re-read after a lost reply tells "applied" from "as before".
+    pub fn same_records(&self, other: &View) -> bool {
+        self.master_node == other.master_node
+            && self.kv.as_ref().map(|k| &k.value) == other.kv.as_ref().map(|k| &k.value)
+            && self.replica_node == other.replica_node
+            && self.moving.as_ref().map(|m| &m.value) == other.moving.as_ref().map(|m| &m.value)
+    }
+
     /// What Consul says about the master, for messages: `no master record`, `master record
     /// names 10.0.0.11`, or each part when node and KV disagree.
     pub fn describe(&self, names: &Names) -> String {

@@ -12,7 +12,7 @@ use super::Masters;
 use super::outcome::{HookExit, Report};
 use super::plan::{self, Plan};
 use super::records::{MoveRecord, View};
-use super::servers;
+use super::servers::{self, Candidate, Rejection};
 use super::settings::{HookSettings, Names, WaitDns};
 use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
@@ -54,15 +54,16 @@ pub fn before_with(settings: &HookSettings, masters: &Masters, log: &mut ActionL
                 break 'consul Report::new(HookExit::Done, format!("{why}: {state}"));
             }
             between(attempt);
-            match apply(&settings.consul, &plan) {
-                Applied::Done { index } => {
+            match send(&settings.consul, names, &view, &plan) {
+                Sent::Applied { index, lost_reply } => {
                     let state = plan.result.describe(names);
                     journal.record("unpublish", &plan.changes_text(), index, &state);
                     let summary = format!("{} taken out of consul{}: {state}", old.map_or("master records".into(), |o| format!("old master {o}")), at(index));
-                    break 'consul with_changes(Report::new(HookExit::Done, summary), &plan);
+                    break 'consul with_changes(Report::new(HookExit::Done, summary), &plan, lost_reply.as_ref());
                 }
-                Applied::Conflict => continue,
-                Applied::Failed(e) => break 'consul journal.consul_failure(&what, &e, Some(view.describe(names))),
+                Sent::Conflict => continue,
+                Sent::NotApplied { error, state } => break 'consul journal.consul_failure(&what, &error, Some(state)),
+                Sent::Unknown { error, state } => break 'consul journal.unknown_outcome(&what, &error, state),
             }
         }
         journal.kept_changing(&what)
@@ -87,25 +88,21 @@ pub fn after(settings: &HookSettings, masters: &Masters, log: &mut ActionLog) ->
 }
 
 /// [`after`] with a [`Between`] callback.
+///
+/// Order: inspect the new master (changing nothing), read Consul, refuse when another
+/// writable master is published; only then, with `--make-writable`, turn `read_only` off;
+/// then send the one transaction.
 pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLog, between: Between<'_>) -> Report {
     let (names, new, creds, timeouts) = (&settings.names, &masters.new, &settings.credentials, settings.mysql_timeouts);
     let mut journal = Journal { log, old: old_text(masters.old.as_ref()), new: new.to_string() };
-    let verdict = servers::verify_new_master(new, creds, timeouts, settings.make_writable);
+    let mut verdict = servers::inspect_new_master(new, creds, timeouts, settings.make_writable);
     let mut notes = Vec::new();
-    if verdict.as_ref().is_ok_and(|v| v.made_writable) {
-        journal.log.record("make-writable", &[("new", &new), ("changed", &"read_only=OFF")]);
-        notes.push(format!("turned read_only off on {new} (--make-writable)"));
-    }
-    let what = match &verdict {
-        Ok(_) => format!("{new} not published"),
-        Err(rejection) => format!("new master not published: {rejection}"),
-    };
     let mut probed: HashMap<HostPort, bool> = HashMap::new();
     let mut report = 'consul: {
         for attempt in 1..=MAX_ATTEMPTS {
             let view = match View::read(&settings.consul, names) {
                 Ok(view) => view,
-                Err(e) => break 'consul journal.consul_failure(&what, &e, None),
+                Err(e) => break 'consul journal.consul_failure(&not_published(&verdict, new), &e, None),
             };
             let old = masters.old.clone().or_else(|| {
                 view.move_record().filter(|m| m.new_addr().as_ref() == Some(new)).and_then(MoveRecord::old_addr)
@@ -114,34 +111,54 @@ pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLo
                 journal.old = old_text(old.as_ref());
             }
             let old = old.as_ref();
+            if verdict.is_ok() {
+                let others = plan::others(&view, old, new);
+                let live = others.iter().find(|o| *probed.entry((*o).clone()).or_insert_with(|| servers::is_writable_master(o, creds, timeouts)));
+                if let Some(other) = live {
+                    let state = view.describe(names);
+                    journal.record("conflict", "nothing", None, &state);
+                    break 'consul Report::new(
+                        HookExit::OtherMaster,
+                        format!(
+                            "{}: {state}, and {other} is a writable master too; left as is, a person must decide which master is right",
+                            not_published(&verdict, new)
+                        ),
+                    );
+                }
+                for other in &others {
+                    let note = format!("replacing {other} in consul: it is not a writable master");
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+            }
+            if matches!(verdict, Ok(Candidate::ReadOnly)) {
+                // Every check that can refuse the move has passed: only now may it take writes.
+                verdict = servers::make_writable(new, creds, timeouts).map(|()| Candidate::Writable);
+                if verdict.is_ok() {
+                    journal.log.record("make-writable", &[("new", &new), ("changed", &"read_only=OFF")]);
+                    notes.push(format!("turned read_only off on {new} (--make-writable)"));
+                }
+            }
+            let what = not_published(&verdict, new);
             let (plan, exit, action) = match &verdict {
-                Err(_) => {
-                    let plan = plan::unpublish(&plan::UnpublishInput { view: &view, names, old, new, now: SystemTime::now() });
+                Err(rejection) => {
+                    // Only the server's own answer shows it is wrong; a failure to ask leaves a
+                    // record that names it alone.
+                    let keep_new = !rejection.is_evidence();
+                    let plan = plan::unpublish(&plan::UnpublishInput { view: &view, names, old, new, keep_new, now: SystemTime::now() });
                     (plan, HookExit::NewMasterRejected, "refused")
                 }
                 Ok(_) => {
-                    let others = plan::others(&view, old, new);
-                    let live = others.iter().find(|o| *probed.entry((*o).clone()).or_insert_with(|| servers::is_writable_master(o, creds, timeouts)));
-                    if let Some(other) = live {
-                        let state = view.describe(names);
-                        journal.record("conflict", "nothing", None, &state);
-                        break 'consul Report::new(
-                            HookExit::OtherMaster,
-                            format!("{what}: {state}, and {other} is a writable master too; left as is, a person must decide which master is right"),
-                        );
-                    }
-                    for other in &others {
-                        let note = format!("replacing {other} in consul: it is not a writable master");
-                        if !notes.contains(&note) {
-                            notes.push(note);
-                        }
-                    }
                     let old_replicates_new = old.is_some_and(|o| servers::replicates_from(o, new, creds, timeouts));
                     let input = plan::PublishInput { view: &view, names, old, new, kv_format: settings.kv_format, old_replicates_new, now: SystemTime::now() };
                     (plan::publish(&input), HookExit::Done, "publish")
                 }
             };
             let summary = |state: &str, index: Option<u64>| match &verdict {
+                Err(rejection) if !rejection.is_evidence() && view.names(new) => {
+                    format!("{new} could not be verified: {rejection}; {state}, left as is: nothing shows it is wrong")
+                }
                 Err(_) => format!("{what}; {state}"),
                 Ok(_) if plan.is_empty() => format!("{new} is already published: {state}"),
                 Ok(_) => format!("published {new} as the master{}: {state}", at(index)),
@@ -152,17 +169,18 @@ pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLo
                 break 'consul Report::new(exit, summary(&state, None));
             }
             between(attempt);
-            match apply(&settings.consul, &plan) {
-                Applied::Done { index } => {
+            match send(&settings.consul, names, &view, &plan) {
+                Sent::Applied { index, lost_reply } => {
                     let state = plan.result.describe(names);
                     journal.record(action, &plan.changes_text(), index, &state);
-                    break 'consul with_changes(Report::new(exit, summary(&state, index)), &plan);
+                    break 'consul with_changes(Report::new(exit, summary(&state, index)), &plan, lost_reply.as_ref());
                 }
-                Applied::Conflict => continue,
-                Applied::Failed(e) => break 'consul journal.consul_failure(&what, &e, Some(view.describe(names))),
+                Sent::Conflict => continue,
+                Sent::NotApplied { error, state } => break 'consul journal.consul_failure(&what, &error, Some(state)),
+                Sent::Unknown { error, state } => break 'consul journal.unknown_outcome(&what, &error, state),
             }
         }
-        journal.kept_changing(&what)
+        journal.kept_changing(&not_published(&verdict, new))
     };
     report.details.splice(0..0, notes);
     if let (HookExit::Done, Ok(_), Some(wait)) = (report.exit, &verdict, &settings.wait_dns) {
@@ -176,6 +194,15 @@ pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLo
         };
     }
     report
+}
+
+/// The start of a failure message of `after`: what was not done, and why when verification
+/// failed.
+fn not_published(verdict: &Result<Candidate, Rejection>, new: &HostPort) -> String {
+    match verdict {
+        Ok(_) => format!("{new} not published"),
+        Err(rejection) => format!("new master not published: {rejection}"),
+    }
 }
 
 /// Writes action-log lines with the run's old and new master.
@@ -193,8 +220,9 @@ impl Journal<'_> {
         self.log.record(action, &[("old", &self.old), ("new", &self.new), ("changed", &changed), ("index", &index), ("consul", &consul)]);
     }
 
-    /// A Consul call failed: nothing of this run's transaction was applied. `state` is what
-    /// the last read showed, when there was one.
+    /// A Consul call failed and nothing of this run's transaction was applied (Consul refused
+    /// it, it was never sent, or a re-read showed the records as they were). `state` is what
+    /// Consul was last seen to hold, when it could be read.
     fn consul_failure(&mut self, what: &str, error: &consul::Error, state: Option<String>) -> Report {
         let state = match state {
             Some(state) => format!("consul is unchanged: {state}"),
@@ -204,6 +232,17 @@ impl Journal<'_> {
         let exit = HookExit::for_consul_error(error);
         let retry = if exit == HookExit::ConsulNotUpdated { " (retry is safe)" } else { "" };
         Report::new(exit, format!("{what}: {error}; {state}{retry}"))
+    }
+
+    /// The transaction's reply was lost and a re-read could not tell whether it was applied:
+    /// say what Consul holds now, or that it could not be read. Never "unchanged".
+    fn unknown_outcome(&mut self, what: &str, error: &consul::Error, state: Option<String>) -> Report {
+        let state = match state {
+            Some(state) => format!("a re-read shows neither the records before nor the ones sent: {state}"),
+            None => "consul could not be re-read, so whether it was applied is unknown".to_string(),
+        };
+        self.log.record("unknown", &[("old", &self.old), ("new", &self.new), ("error", &error), ("consul", &state)]);
+        Report::new(HookExit::ConsulNotUpdated, format!("{what}: the reply to the transaction was lost ({error}); {state} (rerun to finish)"))
     }
 
     fn kept_changing(&mut self, what: &str) -> Report {
@@ -221,30 +260,48 @@ fn at(index: Option<u64>) -> String {
     index.map_or(String::new(), |i| format!(" at consul index {i}"))
 }
 
-fn with_changes(mut report: Report, plan: &Plan) -> Report {
+fn with_changes(mut report: Report, plan: &Plan, lost_reply: Option<&consul::Error>) -> Report {
+    if let Some(error) = lost_reply {
+        report.details.push(format!("the reply to the transaction was lost ({error}); a re-read shows it applied"));
+    }
     report.details.extend(plan.changes.iter().map(ToString::to_string));
     report
 }
 
-enum Applied {
-    Done { index: Option<u64> },
+/// What became of a transaction.
+enum Sent {
+    /// Applied: Consul said so, or (`lost_reply`) its reply was lost and a re-read shows the
+    /// records the plan wrote.
+    Applied { index: Option<u64>, lost_reply: Option<consul::Error> },
     /// A guard failed: the records changed since they were read.
     Conflict,
-    Failed(consul::Error),
+    /// Not applied: refused, never sent, or lost and a re-read shows the records as they were
+    /// (`state`).
+    NotApplied { error: consul::Error, state: String },
+    /// The reply was lost and a re-read shows other records (`state`), or failed (`None`).
+    Unknown { error: consul::Error, state: Option<String> },
 }
 
 /// Sends the plan's transaction. A rollback counts as a conflict only when every failed
 /// operation is a KV operation: those are the guards; a failed catalog operation is Consul
-/// refusing what we sent, which a re-read will not fix.
-fn apply(client: &Client, plan: &Plan) -> Applied {
+/// refusing what we sent, which a re-read will not fix. When the reply may have been lost
+/// after Consul applied the transaction, the records are read again and compared: the audit
+/// log must never claim a change did not happen when it did.
+fn send(client: &Client, names: &Names, view: &View, plan: &Plan) -> Sent {
     match client.txn(&plan.ops) {
-        Ok(results) => Applied::Done { index: results.iter().filter_map(result_index).max() },
+        Ok(results) => Sent::Applied { index: results.iter().filter_map(result_index).max(), lost_reply: None },
         Err(consul::Error::TxnRolledBack { errors, .. })
             if !errors.is_empty() && errors.iter().all(|e| matches!(plan.ops.get(e.op_index), Some(TxnOp::Kv(_)))) =>
         {
-            Applied::Conflict
+            Sent::Conflict
         }
-        Err(e) => Applied::Failed(e),
+        Err(error) if error.may_have_applied() => match View::read(client, names) {
+            Ok(now) if now.same_records(&plan.result) => Sent::Applied { index: None, lost_reply: Some(error) },
+            Ok(now) if now.same_records(view) => Sent::NotApplied { error, state: now.describe(names) },
+            Ok(now) => Sent::Unknown { error, state: Some(now.describe(names)) },
+            Err(_) => Sent::Unknown { error, state: None },
+        },
+        Err(error) => Sent::NotApplied { error, state: view.describe(names) },
     }
 }
 

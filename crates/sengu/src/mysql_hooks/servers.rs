@@ -13,16 +13,25 @@ use crate::mysql::{self, Credentials, Server, Timeouts, WriteBlocker};
 /// Why the new master was not published.
 #[derive(Debug)]
 pub enum Rejection {
-    /// It could not be connected to or did not answer.
-    Unreachable(mysql::Error),
-    /// It answered, but is not a writable master.
+    /// It could not be asked: unreachable, no answer in time, access denied, an answer not
+    /// understood. That says nothing about the server being wrong, so a record that already
+    /// names it is left alone.
+    Unverified(mysql::Error),
+    /// It answered, and is not a writable master: evidence that it must not be published.
     NotWritable { addr: HostPort, blockers: Vec<WriteBlocker> },
+}
+
+impl Rejection {
+    /// True when the server itself showed it is not a writable master.
+    pub fn is_evidence(&self) -> bool {
+        matches!(self, Rejection::NotWritable { .. })
+    }
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Rejection::Unreachable(e) => write!(f, "{e}"),
+            Rejection::Unverified(e) => write!(f, "{e}"),
             Rejection::NotWritable { addr, blockers } => {
                 let reasons: Vec<String> = blockers.iter().map(ToString::to_string).collect();
                 write!(f, "{addr} is not writable: {}", reasons.join(", "))
@@ -31,38 +40,42 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// The new master passed verification.
+/// The new master answered as one, or as one that `--make-writable` may finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    /// `read_only` was on and this run turned it off (`--make-writable`).
-    pub made_writable: bool,
-    /// `SELECT VERSION()`.
-    pub version: String,
+pub enum Candidate {
+    /// Not replicating and writable now.
+    Writable,
+    /// Not replicating; only `read_only`/`super_read_only` block writes, and `--make-writable`
+    /// is on. Nothing is changed until every check that can refuse the move has passed; then
+    /// [`make_writable`] finishes it.
+    ReadOnly,
 }
 
 /// Checks that `addr` is a master that takes writes: reachable, no replication thread running,
 /// `read_only` (and `super_read_only`) off. With `make_writable`, a server whose only blockers
-/// are the read-only flags gets them turned off and is checked again; a server still
-/// replicating is never made writable, since writes there would fork its data from its master's.
-pub fn verify_new_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts, make_writable: bool) -> Result<Verified, Rejection> {
-    let mut server = Server::connect(addr, creds, timeouts).map_err(Rejection::Unreachable)?;
-    let role = server.role().map_err(Rejection::Unreachable)?;
+/// are the read-only flags is a [`Candidate::ReadOnly`]; a server still replicating never is,
+/// since writes there would fork its data from its master's. Changes nothing.
+pub fn inspect_new_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts, make_writable: bool) -> Result<Candidate, Rejection> {
+    let role = mysql::probe(addr, creds, timeouts).map_err(Rejection::Unverified)?;
     let blockers = role.write_blockers();
     if blockers.is_empty() {
-        return Ok(Verified { made_writable: false, version: role.version });
+        return Ok(Candidate::Writable);
     }
     let only_flags = blockers.iter().all(|b| matches!(b, WriteBlocker::ReadOnly | WriteBlocker::SuperReadOnly));
-    if !(make_writable && only_flags) {
-        return Err(Rejection::NotWritable { addr: addr.clone(), blockers });
-    }
-    server.set_read_only(false).map_err(Rejection::Unreachable)?;
-    let role = server.role().map_err(Rejection::Unreachable)?;
-    let blockers = role.write_blockers();
-    if blockers.is_empty() {
-        Ok(Verified { made_writable: true, version: role.version })
+    if make_writable && only_flags {
+        Ok(Candidate::ReadOnly)
     } else {
         Err(Rejection::NotWritable { addr: addr.clone(), blockers })
     }
+}
+
+/// `--make-writable`, after every refusing check passed: turns the read-only flags off and
+/// checks again that nothing blocks writes (a replication thread started meanwhile does).
+pub fn make_writable(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Result<(), Rejection> {
+    let mut server = Server::connect(addr, creds, timeouts).map_err(Rejection::Unverified)?;
+    server.set_read_only(false).map_err(Rejection::Unverified)?;
+    let blockers = server.role().map_err(Rejection::Unverified)?.write_blockers();
+    if blockers.is_empty() { Ok(()) } else { Err(Rejection::NotWritable { addr: addr.clone(), blockers }) }
 }
 
 /// True when `addr` answers as a writable, non-replicating master. Any failure to ask counts
