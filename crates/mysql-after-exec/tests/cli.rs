@@ -48,6 +48,9 @@ fn every_bad_input_exits_two_and_touches_nothing() {
     refused(&dc, &["127.0.0.12", "3306", "--kv-format", "yaml"], none, "invalid value 'yaml'");
     refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_WAIT_DNS", "localhost:8600")], "invalid wait_dns \"localhost:8600\": expected IP:PORT");
     refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_KV_KEY", "/abs")], "invalid kv key \"/abs\"");
+    // Issue 11, defect 7: checked before anything is published, not when the wait begins.
+    let bad_name = ["127.0.0.12", "3306", "--wait-dns", "127.0.0.1:8600", "--wait-dns-name", "db master.consul"];
+    refused(&dc, &bad_name, none, "invalid wait_dns_name \"db master.consul\": expected a DNS name");
     refused(&dc, &["127.0.0.12", "3306"], &[("CONSUL_HTTP_ADDR", "xyz://h:1")], "unknown protocol scheme: xyz");
     refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_MYSQL_DEFAULTS_FILE", "/nonexistent/sengu.cnf")], "mysql credentials: ");
     let config = dc.dir().join("bad.toml");

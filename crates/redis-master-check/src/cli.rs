@@ -96,6 +96,9 @@ pub struct Cli {
     pub consul: ConsulArgs,
 }
 
+/// Service, datacenter and tags become labels of the master's DNS name.
+const LABEL: &str = "expected 1 to 63 letters, digits, '-' or '_' (it is part of a DNS name)";
+
 /// A usage error naming the flag, printed like clap's own (exit 2).
 fn usage(message: String) -> Failure {
     Box::new(Cli::command().error(ErrorKind::ValueValidation, message))
@@ -115,8 +118,16 @@ impl Cli {
         let file: FileSettings = config.section(master_check::SECTION)?;
         let redis = self.redis.clone().or(file.redis).ok_or_else(|| missing("--redis <HOST:PORT>", "SENGU_REDIS", "redis"))?;
         let service = self.service.clone().or(file.service).ok_or_else(|| missing("--service <NAME>", "SENGU_SERVICE", "service"))?;
-        if service.is_empty() {
-            return Err(usage("invalid value '' for '--service <NAME>': must not be empty".into()));
+        if !sengu::dns::is_valid_label(&service) {
+            return Err(usage(format!("invalid value {service:?} for '--service <NAME>': {LABEL}")));
+        }
+        let datacenter = self.datacenter.clone().or(file.datacenter);
+        if let Some(dc) = datacenter.as_ref().filter(|dc| !sengu::dns::is_valid_label(dc)) {
+            return Err(usage(format!("invalid value {dc:?} for '--datacenter <DC>': {LABEL}")));
+        }
+        let domain = self.domain.clone().or(file.domain).unwrap_or_else(|| master_check::DEFAULT_DOMAIN.to_string());
+        if !sengu::dns::is_valid_name(&domain) {
+            return Err(usage(format!("invalid value {domain:?} for '--domain <DOMAIN>': expected a DNS name of such labels: {LABEL}")));
         }
         let dns_server = match self.dns_server.as_ref() {
             Some(hp) => Some(SocketAddr::new(
@@ -131,6 +142,11 @@ impl Cli {
         };
         if tags.master.is_empty() || tags.replica.is_empty() || tags.master.eq_ignore_ascii_case(&tags.replica) {
             return Err(usage(format!("--master-tag {:?} and --replica-tag {:?} must be two different, non-empty tags", tags.master, tags.replica)));
+        }
+        for (flag, tag) in [("--master-tag <TAG>", &tags.master), ("--replica-tag <TAG>", &tags.replica)] {
+            if !sengu::dns::is_valid_label(tag) {
+                return Err(usage(format!("invalid value {tag:?} for '{flag}': {LABEL}")));
+            }
         }
         let sentinels = if self.sentinels.is_empty() { file.sentinels.unwrap_or_default() } else { self.sentinels.clone() };
         let sentinel_count = self.sentinel_count.or(file.sentinel_count);
@@ -150,8 +166,8 @@ impl Cli {
             sentinel_master: self.sentinel_master.clone().or(file.sentinel_master).unwrap_or_else(|| service.clone()),
             redis,
             service,
-            datacenter: self.datacenter.clone().or(file.datacenter),
-            domain: self.domain.clone().or(file.domain).unwrap_or_else(|| master_check::DEFAULT_DOMAIN.to_string()),
+            datacenter,
+            domain,
             dns_server,
             advertise_ip: self.advertise_ip.or(file.advertise_ip),
             mode: self.role.or(file.role).unwrap_or_default(),

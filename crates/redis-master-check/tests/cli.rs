@@ -154,3 +154,22 @@ fn consul_address_comes_from_flag_then_environment_then_file() {
     run_env(BIN, &with_flag, &[("CONSUL_HTTP_ADDR", "127.0.0.1:2")]).exits(2).stdout_contains("consul at 127.0.0.1:3 is unreachable");
     run(BIN, &with_flag[..4]).exits(2).stdout_contains("consul at 127.0.0.1:8500");
 }
+
+/// Issue 11, defect 6: a service, datacenter, domain or tag that cannot be part of a DNS name
+/// is bad input (exit 2), also with sentinels configured, where it used to give 1 or even 0.
+#[test]
+fn names_that_cannot_be_dns_labels_exit_two() {
+    let base = ["--redis", "127.0.0.1:6379", "--sentinel", "127.0.0.1:26379", "--advertise-ip", "127.0.0.11"];
+    for (flag, value) in [
+        ("--service", "red is"),
+        ("--service", "redis/x"),
+        ("--datacenter", "dc.1"),
+        ("--domain", "consul..local"),
+        ("--master-tag", "pri mary"),
+        ("--replica-tag", "ré"),
+    ] {
+        let service: &[&str] = if flag == "--service" { &[] } else { &["--service", "redis"] };
+        let args = [&base[..], service, &[flag, value]].concat();
+        run(BIN, &args).exits(2).stderr_contains(&format!("invalid value {value:?} for '{flag} <")).stdout_is_empty();
+    }
+}

@@ -123,13 +123,26 @@ impl DnsError {
     }
 }
 
+/// True for one DNS label as Consul can serve it: 1 to 63 letters, digits, `-` or `_`.
+pub fn is_valid_label(label: &str) -> bool {
+    (1..=63).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// True for a DNS name made of valid labels (at most 253 characters, one optional trailing
+/// dot). Everything that becomes part of a name a check looks up is held to this before the
+/// run changes anything.
+pub fn is_valid_name(name: &str) -> bool {
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    bare.len() <= 253 && bare.split('.').all(is_valid_label)
+}
+
 /// Looks up the addresses of `name` and returns all of them, deduplicated and sorted, so the
 /// same answer set always renders the same way.
 ///
 /// A name without a trailing dot goes through resolv.conf's search list in [`Source::System`],
 /// as it would for an application; with [`Source::Server`] it is asked as given.
 pub fn lookup(name: &str, family: Family, source: &Source, options: &Options) -> Result<Vec<IpAddr>, DnsError> {
-    if name.is_empty() {
+    if !is_valid_name(name) {
         return Err(DnsError::BadName(name.to_string()));
     }
     let dns_name = Name::from_str(name).map_err(|_| DnsError::BadName(name.to_string()))?;
@@ -340,6 +353,18 @@ mod tests {
 
     fn ip(n: u8) -> IpAddr {
         IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    #[test]
+    fn names_are_dot_separated_labels() {
+        for good in ["redis", "master.redis.service.consul.", "db_1.dc-2.example", "a"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        let (long_label, long_name) = ("x".repeat(64), ["a"; 130].join("."));
+        for bad in ["", ".", "a..b", "a b", "redis/x", "a.\u{e9}", long_label.as_str(), long_name.as_str()] {
+            assert!(!is_valid_name(bad), "{bad:?}");
+        }
+        assert!(is_valid_label("dc2") && !is_valid_label("dc.2") && !is_valid_label(""));
     }
 
     #[test]

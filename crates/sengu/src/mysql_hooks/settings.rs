@@ -215,9 +215,13 @@ impl HookSettings {
                     value: hp.to_string(),
                     reason: "expected IP:PORT of a DNS server".into(),
                 })?;
+                let name = flags.wait_dns_name.clone().or(file.wait_dns_name);
+                if let Some(bad) = name.as_ref().filter(|n| !crate::dns::is_valid_name(n)) {
+                    return Err(SetupError::BadValue { what: "wait_dns_name", value: bad.clone(), reason: "expected a DNS name".into() });
+                }
                 Some(WaitDns {
                     server: SocketAddr::new(ip, hp.port),
-                    name: flags.wait_dns_name.clone().or(file.wait_dns_name),
+                    name,
                     timeout: flags.wait_dns_timeout.or(file.wait_dns_timeout).unwrap_or(DEFAULT_WAIT_DNS_TIMEOUT),
                 })
             }
