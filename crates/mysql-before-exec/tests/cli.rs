@@ -51,6 +51,27 @@ fn every_bad_input_exits_two_and_touches_nothing() {
     refused(&dc, &["127.0.0.11", "3306", "127.0.0.12", "3306"], &[("CONSUL_HTTP_TOKEN_FILE", "/nonexistent/token")], "cannot read token file");
 }
 
+/// A FIFO or `/dev/zero` as the config file, the Consul token file or the MySQL option file
+/// once blocked the hook forever or read until the OOM killer ended it: now bad input, refused
+/// at once (exit 2, nothing touched).
+#[test]
+fn a_fifo_or_dev_zero_as_config_token_or_option_file_is_refused_at_once() {
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), Some("127.0.0.12".parse().unwrap()));
+    let fifo = dc.dir().join("fifo");
+    support::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
+    let fifo = fifo.to_str().unwrap();
+    let args = ["127.0.0.11", "3306", "127.0.0.12", "3306"];
+    for path in [fifo, "/dev/zero"] {
+        let kind = if path == fifo { "a fifo" } else { "a character device" };
+        let started = std::time::Instant::now();
+        refused(&dc, &args, &[("SENGU_CONFIG", path)], &format!("cannot read config file {path}: not a regular file (it is {kind})"));
+        refused(&dc, &args, &[("CONSUL_HTTP_TOKEN_FILE", path)], &format!("cannot read token file {path:?}: not a regular file (it is {kind})"));
+        refused(&dc, &args, &[("SENGU_MYSQL_DEFAULTS_FILE", path)], &format!("cannot read mysql option file {path}: not a regular file (it is {kind})"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(4), "took {:?}", started.elapsed());
+    }
+}
+
 /// With nothing listening on the old master's address, fencing reports it and the hook still
 /// succeeds: an unreachable old master is probably why the failover happens.
 #[test]
@@ -111,4 +132,28 @@ fn the_log_file_comes_from_flag_then_environment_then_config() {
     assert_eq!([lines(&from_flag), lines(&from_env), lines(&from_file)], [1, 1, 2]);
     let text = std::fs::read_to_string(&from_flag).unwrap();
     assert!(text.contains(" program=mysql-before-exec ") && text.contains(" action=unpublish old=127.0.0.11:3306 new=127.0.0.12:3306"), "{text}");
+}
+
+/// Issue 11, defect 3: with a hung system resolver, an old master and a Consul agent given by
+/// host name cost the hook its own limits (fence timeout, run budget), not glibc's 10 s.
+#[test]
+fn a_hung_resolver_costs_fencing_and_consul_only_their_own_budget() {
+    let resolver = testbed::resolver::HungResolver::start();
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), None);
+    let env = dc.env();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.extend([("SENGU_FENCE_OLD_MASTER", "true"), ("SENGU_FENCE_TIMEOUT", "1s")]);
+    let argv = resolver.wrap(BIN, &["db1.example", "3306", "127.0.0.12", "3306"]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let limit = std::time::Duration::from_millis(3500);
+    support::run_env_within(limit, argv[0], &argv[1..], &env)
+        .exits(0)
+        .stdout_contains("old master not fenced, it is unreachable: mysql db1.example:3306 did not answer within ")
+        .stdout_contains("(its name \"db1.example\" did not resolve within 1.0s)");
+
+    env.extend([("CONSUL_HTTP_ADDR", "consul.example:8500"), ("SENGU_TIMEOUT", "2s"), ("SENGU_FENCE_OLD_MASTER", "false")]);
+    let snapshot = dc.snapshot();
+    support::run_env_within(limit, argv[0], &argv[1..], &env).exits(1).stdout_contains("consul at consul.example:8500");
+    assert_eq!(dc.snapshot(), snapshot);
 }

@@ -232,3 +232,18 @@ fn replicas_down_do_not_kill_a_live_master_and_all_down_follow_the_rule() {
     let line = fresh.last_log_line();
     assert!(line.contains("replicas_from=consul") && line.contains(&r1) && line.contains(&r2), "{line}");
 }
+
+/// Issue 11, defect 3: a master given by host name with a hung system resolver costs the run
+/// its budget, not glibc's 10 s, and is no reason to fail over on its own.
+#[test]
+fn a_hung_resolver_ends_within_the_budget_without_a_failover() {
+    let resolver = testbed::resolver::HungResolver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (state, log) = (dir.path().join("state"), dir.path().join("actions.log"));
+    let args = ["db1.example", "3306", "--timeout", "2s", "--state-dir", state.to_str().unwrap(), "--log-file", log.to_str().unwrap()];
+    let argv = resolver.wrap(BIN, &args);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    support::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[])
+        .exits(0)
+        .stdout_starts_with("mysql-fail-check: CRITICAL: master db1.example:3306 is unreachable and no replica can tell");
+}

@@ -205,3 +205,28 @@ fn an_acl_denial_while_publishing_is_a_warning_that_keeps_the_verdict() {
         .stdout_contains(&format!("    PASSING: redis 127.0.0.11:{} is the master of redis\n", server.port()));
     assert!(!denied.stdout().contains("not-the-token") && !denied.stderr().contains("not-the-token"));
 }
+
+/// Issue 11, defect 3: with a hung system resolver, sentinels given by host name cost the run
+/// its budget, not glibc's 10 s: Consul would otherwise kill the check at its own timeout and
+/// call a healthy replica critical. Replica and master, 2 s budget each.
+#[test]
+fn a_hung_resolver_with_host_names_ends_within_the_budget() {
+    let master = RedisServer::start(host(11));
+    let replica = RedisServer::builder(host(12)).replica_of(master.addr()).start();
+    replica.wait_replica_connected(master.addr(), Duration::from_secs(10));
+    let resolver = testbed::resolver::HungResolver::start();
+    let sentinels = ["--sentinel", "s1.example:26379", "--sentinel", "s2.example:26379", "--sentinel", "s3.example:26379"];
+    // Neither passes without the sentinels' word, and neither is called critical for it.
+    let firsts = [
+        format!("WARNING: cannot confirm the master of replica {}: no master has 2 of the 3 configured sentinels", replica.addr()),
+        "WARNING: sentinels cannot arbitrate: no master has 2 of the 3 configured sentinels".to_string(),
+    ];
+    for ((server, ip, role), first) in [(&replica, "127.0.0.12", "replica"), (&master, "127.0.0.11", "master")].into_iter().zip(firsts) {
+        let addr = server.addr().to_string();
+        let args = [&["--redis", addr.as_str(), "--service", SERVICE, "--advertise-ip", ip, "--role", role, "--timeout", "2s"][..], &sentinels].concat();
+        let argv = resolver.wrap(BIN, &args);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let run = support::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[]);
+        run.exits(1).stdout_starts_with(&first).stdout_contains("sentinel s1.example:26379 is unreachable: its name \"s1.example\" did not resolve within 200ms");
+    }
+}

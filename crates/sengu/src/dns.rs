@@ -7,6 +7,13 @@
 //! EDNS and does not set the TC bit, so a UDP count could silently stop at 3. Each lookup runs
 //! on its own current-thread tokio runtime: a check resolves once per process, and this keeps the
 //! async resolver out of every caller's signature.
+//!
+//! [`resolve_endpoint`] (in `system`) is the other half: the address of a server given by host
+//! name, from the C library's resolver as every client on the host gets it, within a limit.
+
+mod system;
+
+pub use system::{ResolveError as EndpointError, resolve as resolve_endpoint};
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

@@ -83,8 +83,15 @@ impl Server {
     /// Connects over TCP and logs in. Never uses a unix socket, even for a loopback address:
     /// the probe must see what remote clients see.
     pub fn connect(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Result<Server, Error> {
+        // Resolved here, within the connect timeout: the driver would wait on the system
+        // resolver without any limit.
+        let ip = crate::dns::resolve_endpoint(addr, timeouts.connect).map_err(|e| match e {
+            crate::dns::EndpointError::Timeout { .. } => Error::Timeout { addr: addr.clone(), after: timeouts.connect, during: e.to_string() },
+            crate::dns::EndpointError::Failed { .. } => Error::Unreachable { addr: addr.clone(), reason: e.to_string() },
+        })?[0]
+            .ip();
         let opts = OptsBuilder::new()
-            .ip_or_hostname(Some(addr.host.clone()))
+            .ip_or_hostname(Some(ip.to_string()))
             .tcp_port(addr.port)
             .user(Some(creds.user.clone()))
             .pass(creds.password.as_ref().map(|p| p.expose().to_string()))

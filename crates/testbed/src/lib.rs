@@ -7,6 +7,7 @@
 //! - [`redis`]: `RedisServer`, `Sentinel` and `RedisSet` (master + replicas + sentinels).
 //! - [`mariadb`]: `Mariadb` instances from a bootstrapped template, and GTID master/replica sets.
 //! - [`dnsmasq`]: a DNS server answering from a hosts file, for DNS tests.
+//! - [`resolver`]: a hung system resolver for one command, in a private mount namespace.
 //!
 //! Binary paths can be overridden by environment: `SENGU_REDIS_SERVER`, `SENGU_REDIS_SENTINEL`,
 //! `SENGU_MARIADBD`, `SENGU_MARIADB_INSTALL_DB`, `SENGU_DNSMASQ`.
@@ -16,6 +17,7 @@ pub mod process;
 pub mod redis;
 pub mod mariadb;
 pub mod dnsmasq;
+pub mod resolver;
 
 pub use ports::{host, reserve, PortLease};
 pub use process::{wait_until, Proc};

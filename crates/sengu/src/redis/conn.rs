@@ -82,11 +82,16 @@ impl RedisConn {
 
     /// Connects to `addr`, naming it `kind` in errors.
     pub(crate) fn connect_as(kind: ServerKind, addr: &HostPort, opts: &ConnectOptions) -> Result<RedisConn, Error> {
+        // The name is resolved here, within the connect timeout: the driver would call the
+        // system resolver without any limit. TLS keeps the name for the certificate check.
+        let ip = crate::dns::resolve_endpoint(addr, opts.connect_timeout)
+            .map_err(|e| Error::Unreachable { kind, addr: addr.clone(), detail: e.to_string() })?[0]
+            .ip();
         let info = ConnectionInfo {
             addr: if opts.tls {
                 ConnectionAddr::TcpTls { host: addr.host.clone(), port: addr.port, insecure: false, tls_params: None }
             } else {
-                ConnectionAddr::Tcp(addr.host.clone(), addr.port)
+                ConnectionAddr::Tcp(ip.to_string(), addr.port)
             },
             // No credentials here: the login is our own AUTH below (see the module doc).
             redis: RedisConnectionInfo::default(),
