@@ -31,6 +31,30 @@ fn a_mysql_switchover_through_the_hooks_loses_no_write_and_moves_dns() {
     assert_eq!(round["to"], lab.mysql[1].addr().to_string());
     assert_eq!(lab.lookup(&format!("{}.node.consul", lab::MYSQL_NODE)), [lab.mysql[1].addr().ip()]);
     assert!(lab.mysql[0].slave_field("Slave_IO_Running").is_some(), "the old master replicates");
+
+    // Issue 11, defect 4: a password on the switchover command's argv (mysqlrpladmin's
+    // `--master=user:password@host`) and in its output reaches neither the report, the action
+    // log nor Consul KV.
+    const SECRET: &str = "drill-s3cret";
+    let master = format!("root:{SECRET}@{}", lab.mysql[1].addr());
+    let mut args = lab.drill_mysql_args(1, 0, &["--format", "json"]);
+    args.extend(["--master".to_string(), master]);
+    let report = drill(&lab, &args, &lab.hook_env());
+    assert_eq!(report["passed"], true, "{report:#}");
+    let text = report.to_string();
+    assert!(text.contains("--master root:***@") && text.contains("# master on root:***@"), "{report:#}");
+    let log = std::fs::read_to_string(lab.action_log()).unwrap();
+    let kv: Vec<String> = lab
+        .consul_client()
+        .kv_list("")
+        .unwrap()
+        .into_iter()
+        .map(|pair| String::from_utf8_lossy(&pair.value).into_owned())
+        .collect();
+    assert!(!kv.is_empty(), "the drill keeps its history in KV");
+    for (place, content) in [("report", text), ("action log", log), ("consul kv", kv.join("\n"))] {
+        assert!(!content.contains(SECRET), "the password reached the {place}:\n{content}");
+    }
 }
 
 /// For about a second after a promotion the sentinel majority still names the old master. The

@@ -152,7 +152,8 @@ fn push_field(out: &mut String, key: &str, value: &dyn fmt::Display) {
     let key: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
     out.push_str(if key.is_empty() { "_" } else { &key });
     out.push('=');
-    let value = value.to_string();
+    // A safety net under the callers' own care: no credential reaches the log or syslog.
+    let value = crate::redact::text(&value.to_string());
     let bare = !value.is_empty() && value.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '=' && c != '"' && c != '\\');
     if bare {
         out.push_str(&value);

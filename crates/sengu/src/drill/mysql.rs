@@ -223,7 +223,8 @@ struct CommandOutcome {
 fn run_command(d: &MysqlDrill, timeline: &Timeline, log: &mut ActionLog) -> CommandOutcome {
     let fail = |status: String| CommandOutcome { ok: false, timed_out: false, status, notes: Vec::new() };
     let Some((program, args)) = d.switchover.split_first() else { return fail("no switchover command given".to_string()) };
-    let shown = d.switchover.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    // mysqlrpladmin takes `--master=user:password@host`: what is shown and recorded is redacted.
+    let shown = crate::redact::command_line(&d.switchover.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>());
     let spawned = Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     timeline.mark("switchover command started", shown.clone());
     log.record("switchover", &[("command", &shown)]);
@@ -250,6 +251,7 @@ fn run_command(d: &MysqlDrill, timeline: &Timeline, log: &mut ActionLog) -> Comm
     for h in [out, err].into_iter().flatten() {
         output.push_str(&h.join().unwrap_or_default());
     }
+    let output = crate::redact::text(&output);
     let tail: String = output.chars().rev().take(OUTPUT_TAIL).collect::<Vec<_>>().into_iter().rev().collect();
     let mut notes = Vec::new();
     if !tail.trim().is_empty() {
