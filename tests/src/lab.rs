@@ -105,7 +105,9 @@ impl Lab {
         for b in BINARIES {
             bin(b);
         }
-        let dir = tempfile::Builder::new().prefix("sengu-lab-").tempdir().expect("create the lab dir");
+        // Closed to other users: sentinel-rebalance refuses a floating config others can reach.
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        let dir = tempfile::Builder::new().prefix("sengu-lab-").permissions(private).tempdir().expect("create the lab dir");
         let leases = vec![reserve(host(11)), reserve(host(12)), reserve(host(1))];
         let agents = [SocketAddr::new(host(11), leases[0].port()), SocketAddr::new(host(12), leases[1].port())];
         let dns = SocketAddr::new(host(1), leases[2].port());

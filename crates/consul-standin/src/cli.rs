@@ -123,20 +123,46 @@ impl Cli {
         if let Some(addr) = self.dns {
             b = b.dns_at(addr);
         }
+        // Asking for ACLs and getting none would let every test that relies on them pass
+        // against an open agent: an empty or unreadable token is a start-up error.
         let token = match (&self.acl_token, &self.acl_token_file) {
-            (Some(t), _) => Some(t.clone()),
-            (None, Some(path)) => Some(
-                std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read ACL token file {}: {e}", path.display()))?
-                    .trim()
-                    .to_string(),
-            ),
+            (Some(t), _) if t.trim().is_empty() => return Err("--acl-token is empty: refusing to start with ACLs off".to_string()),
+            (Some(t), _) => Some(t.trim().to_string()),
+            (None, Some(path)) => Some(read_token_file(path)?),
             (None, None) => None,
         };
-        if let Some(t) = token.filter(|t| !t.is_empty()) {
+        if let Some(t) = token {
             b = b.acl_token(&t);
         }
         Ok(b)
+    }
+}
+
+/// The token in `path`, whitespace-trimmed. Only a regular file of at most 64 KiB is read (a
+/// FIFO would block the start, a device would never end), opened non-blocking and checked on
+/// the open descriptor; an empty token is an error.
+fn read_token_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const LIMIT: u64 = 64 << 10;
+    let cannot = |why: String| format!("cannot read ACL token file {}: {why}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| cannot(e.to_string()))?;
+    if !file.metadata().map_err(|e| cannot(e.to_string()))?.is_file() {
+        return Err(cannot("not a regular file".to_string()));
+    }
+    let mut bytes = Vec::new();
+    file.take(LIMIT + 1).read_to_end(&mut bytes).map_err(|e| cannot(e.to_string()))?;
+    if bytes.len() as u64 > LIMIT {
+        return Err(cannot("larger than 64 KiB".to_string()));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| cannot("not valid UTF-8".to_string()))?;
+    match text.trim() {
+        "" => Err(format!("ACL token file {} is empty: refusing to start with ACLs off", path.display())),
+        token => Ok(token.to_string()),
     }
 }
 
@@ -170,5 +196,27 @@ mod tests {
         assert_eq!(cli.anti_entropy_interval, Duration::from_secs(1));
         assert!(Cli::try_parse_from(["consul-standin"]).is_err());
         assert!(Cli::try_parse_from(["consul-standin", "--agent", "a"]).is_err());
+    }
+
+    #[test]
+    fn an_empty_or_unreadable_acl_token_is_a_start_up_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, " \n").unwrap();
+        let good = dir.path().join("good");
+        std::fs::write(&good, "t0ken\n").unwrap();
+        let builder = |flag: &str, value: &std::path::Path| {
+            Cli::try_parse_from(["consul-standin", "--agent", "a=127.0.0.21:0", flag, value.to_str().unwrap()]).unwrap().builder()
+        };
+        let e = builder("--acl-token-file", &empty).unwrap_err();
+        assert_eq!(e, format!("ACL token file {} is empty: refusing to start with ACLs off", empty.display()));
+        let e = builder("--acl-token-file", &dir.path().join("missing")).unwrap_err();
+        assert!(e.starts_with("cannot read ACL token file "), "{e}");
+        let e = builder("--acl-token-file", std::path::Path::new("/dev/zero")).unwrap_err();
+        assert!(e.ends_with("not a regular file"), "{e}");
+        let e = builder("--acl-token-file", dir.path()).unwrap_err();
+        assert!(e.ends_with("not a regular file"), "{e}");
+        assert!(builder("--acl-token", std::path::Path::new(" ")).is_err());
+        assert!(builder("--acl-token-file", &good).is_ok());
     }
 }

@@ -468,6 +468,42 @@ fn binary_prints_one_line_per_listener() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
+/// `--acl-token-file` naming an empty file once started the stand-in with ACLs off, so tests
+/// meant to run against ACLs passed against an open agent. Empty (or whitespace) and
+/// unreadable token files are start-up errors: exit 2, nothing listens.
+#[test]
+fn binary_refuses_an_empty_or_unreadable_acl_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let cases = [
+        (empty.clone(), format!("consul-standin: ACL token file {} is empty: refusing to start with ACLs off", empty.display())),
+        (dir.path().join("missing"), format!("consul-standin: cannot read ACL token file {}/missing: ", dir.path().display())),
+        (dir.path().to_path_buf(), format!("consul-standin: cannot read ACL token file {}: not a regular file", dir.path().display())),
+    ];
+    for (path, message) in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_consul-standin"))
+            .args(["--agent", "a=127.0.0.25:0", "--acl-token-file"])
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // One that starts anyway runs until killed: give it 5 s, then fail on its status.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{path:?}\nstdout: {stdout}\nstderr: {stderr}");
+        assert!(stderr.starts_with(&message), "{path:?}: {stderr}");
+        assert!(stdout.is_empty(), "nothing may listen: {stdout}");
+    }
+}
+
 #[test]
 fn repository_consul_d_definitions_load() {
     // CONSUL_STANDIN_CONSUL_D points the test at another directory of definitions.

@@ -73,6 +73,55 @@ fn a_broken_config_file_or_variable_never_starts_a_failover() {
     assert_eq!(text.lines().filter(|l| l.contains("category=BadInput")).count(), 2, "{text}");
 }
 
+/// A FIFO or `/dev/zero` as the config file or the Consul token file once blocked the run
+/// forever or read until the OOM killer ended it, and death by signal reads as "fail over
+/// now". Each is bad input: exit 0 with the CRITICAL line, logged, at once.
+#[test]
+fn a_fifo_or_dev_zero_as_config_or_token_file_is_bad_input_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    support::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
+    let log = dir.path().join("actions.log");
+    let (fifo, log) = (fifo.to_str().unwrap(), log.to_str().unwrap());
+    let limit = std::time::Duration::from_secs(3);
+    let args = ["127.0.0.11", "3306"];
+    for path in [fifo, "/dev/zero"] {
+        let kind = if path == fifo { "a fifo" } else { "a character device" };
+        let refused = format!("cannot read config file {path}: not a regular file (it is {kind})");
+        support::run_env_within(limit, BIN, &args, &[("SENGU_CONFIG", path), ("SENGU_LOG_FILE", log)])
+            .exits(0)
+            .stdout_starts_with(&format!("{CRITICAL}{refused}"));
+        support::run_env_within(limit, BIN, &["--config", path, "127.0.0.11", "3306"], &[("SENGU_LOG_FILE", log)])
+            .exits(0)
+            .stdout_starts_with(&format!("{CRITICAL}{refused}"));
+        let token = [("CONSUL_HTTP_TOKEN_FILE", path), ("SENGU_LOG_FILE", log), ("SENGU_REPLICA_SERVICE", "mysql")];
+        support::run_env_within(limit, BIN, &args, &token)
+            .exits(0)
+            .stdout_starts_with(CRITICAL)
+            .stdout_contains(&format!("cannot read token file {path:?}: not a regular file (it is {kind})"));
+    }
+    let text = log_of(dir.path());
+    assert_eq!(text.lines().filter(|l| l.contains("category=BadInput") && l.contains("not a regular file")).count(), 6, "{text}");
+}
+
+/// `user:password@` in `CONSUL_HTTP_ADDR` was echoed in the CRITICAL line and the action log.
+#[test]
+fn user_info_in_consul_http_addr_never_reaches_the_output_or_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("actions.log");
+    let env = [
+        ("CONSUL_HTTP_ADDR", "http://sengu:s3cret-pw@127.0.0.1:8500"),
+        ("SENGU_REPLICA_SERVICE", "mysql"),
+        ("SENGU_LOG_FILE", log.to_str().unwrap()),
+    ];
+    let run = run_env(BIN, &["127.0.0.11", "3306"], &env);
+    run.exits(0).stdout_starts_with(&format!("{CRITICAL}consul client configuration: invalid consul address \"http://***@127.0.0.1:8500\""));
+    assert!(!run.stdout().contains("s3cret") && !run.stderr().contains("s3cret"), "{run}");
+    let text = log_of(dir.path());
+    assert!(text.contains("category=BadInput") && text.contains("***@127.0.0.1:8500"), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+}
+
 /// A master address where nothing listens (a killed master), for runs that need no database.
 fn dead_master() -> PortLease {
     reserve(host(11))

@@ -173,3 +173,31 @@ fn names_that_cannot_be_dns_labels_exit_two() {
         run(BIN, &args).exits(2).stderr_contains(&format!("invalid value {value:?} for '{flag} <")).stdout_is_empty();
     }
 }
+
+/// `user:password@` in `CONSUL_HTTP_ADDR` was echoed in the check's output (which Consul
+/// stores) and shown by `--help`. The address is refused without the secret.
+#[test]
+fn user_info_in_consul_http_addr_never_reaches_the_output() {
+    let env = [("CONSUL_HTTP_ADDR", "http://sengu:s3cret-pw@127.0.0.1:8500")];
+    let run = run_env(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis"], &env);
+    run.exits(2).stdout_starts_with("CRITICAL: consul client configuration: invalid consul address \"http://***@127.0.0.1:8500\": user info is not allowed");
+    assert!(!run.stdout().contains("s3cret") && !run.stderr().contains("s3cret"), "{run}");
+    let help = run_env(BIN, &["--help"], &env);
+    help.exits(0);
+    assert!(!help.stdout().contains("s3cret"), "{help}");
+}
+
+/// A FIFO or `/dev/zero` as the config file blocked the check until Consul killed it, or read
+/// until memory ran out: now CRITICAL (exit 2) at once, naming the file.
+#[test]
+fn a_fifo_or_dev_zero_as_config_is_critical_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    support::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
+    let fifo = fifo.to_str().unwrap();
+    for (path, kind) in [(fifo, "a fifo"), ("/dev/zero", "a character device")] {
+        support::run_env_within(std::time::Duration::from_secs(3), BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--config", path], &[])
+            .exits(2)
+            .stdout_starts_with(&format!("CRITICAL: cannot read config file {path}: not a regular file (it is {kind})"));
+    }
+}

@@ -39,3 +39,16 @@ fn a_drill_whose_sentinels_do_not_answer_refuses_to_start() {
     let out = run(BIN, &["redis", "--sentinel", &nobody, "--service", "redis", "--consul-addr", &consul, "--no-history"]);
     out.exits(2).stdout_starts_with("REFUSED: redis drill of \"redis\" did not start, nothing was changed: no sentinel answered: ").stdout_contains("connection refused");
 }
+
+/// `sengu-drill history --timeout 2s` against a Consul agent that never answers printed what
+/// was left of the deadline to the nanosecond (`1s 999ms 884us 99ns`); durations are rounded
+/// to what matters.
+#[test]
+fn history_against_a_hung_consul_names_a_human_duration() {
+    let consul = consul_standin::Standin::builder().agent("a", testbed::host(11)).start().unwrap();
+    consul.pause_agent("a").unwrap();
+    let url = consul.http_url("a").unwrap();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let out = run(BIN, &["history", "--consul-addr", &url, "--timeout", "2s"]);
+    out.exits(2).stdout_starts_with(&format!("sengu-drill: consul at {addr} did not answer GET /v1/kv/sengu/drills/ within 2.0s\n"));
+}

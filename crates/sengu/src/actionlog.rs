@@ -96,7 +96,8 @@ impl ActionLog {
 
     fn open_file(&mut self, path: &Path) {
         // 0640: the log names hosts and services, which not every local user needs to see.
-        match OpenOptions::new().append(true).create(true).mode(0o640).open(path) {
+        // Non-blocking: a FIFO with no reader fails at once (ENXIO) instead of hanging the hook.
+        match OpenOptions::new().append(true).create(true).mode(0o640).custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits()).open(path) {
             Ok(file) => self.file = Some((path.to_owned(), file)),
             Err(e) => {
                 eprintln!("{}: cannot open action log {}: {e}", self.program, path.display());

@@ -10,7 +10,10 @@
 //! - [`mysql`]: MySQL/MariaDB role probes (read_only, replica status, GTID position).
 //! - [`check`]: a check's outcome, its text and JSON renderings and its exit code.
 //! - [`settings`]: flags > environment > config file, and the flag groups every binary shares.
+//! - [`files`]: reading config and secret files with a bound (regular files only, capped size).
+//! - [`human`]: durations for people, rounded to what matters (`2.0s`, `221ms`).
 //! - [`actionlog`]: the durable one-line-per-action log that hooks write.
+//! - [`redact`]: credentials taken out of command lines and outputs before they are recorded.
 //! - [`entry`]: process start-up shared by every binary (panic → exit 2).
 //!
 //! One module per executable holds that executable's decisions, so its binary stays thin:
@@ -30,10 +33,13 @@ pub mod dns;
 pub mod drill;
 pub mod entry;
 pub mod fail_check;
+pub mod files;
+pub mod human;
 pub mod master_check;
 pub mod mysql;
 pub mod mysql_hooks;
 pub mod rebalance;
+pub mod redact;
 pub mod redis;
 pub mod roles;
 pub mod settings;

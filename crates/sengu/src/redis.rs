@@ -72,7 +72,7 @@ pub enum Error {
     #[error("{kind} {addr} is unreachable: {detail}")]
     Unreachable { kind: ServerKind, addr: HostPort, detail: String },
     /// Connected (or still connecting) but no answer in time: a frozen or overloaded server.
-    #[error("{kind} {addr} did not answer within {}", humantime::format_duration(*after))]
+    #[error("{kind} {addr} did not answer within {}", crate::human::duration(*after))]
     Timeout { kind: ServerKind, addr: HostPort, after: Duration },
     #[error("{kind} {addr} refused the login: {reason}")]
     AuthFailed { kind: ServerKind, addr: HostPort, reason: AuthFailure },
@@ -124,7 +124,7 @@ mod tests {
     #[test]
     fn messages_name_kind_and_address() {
         let e = Error::Timeout { kind: ServerKind::Redis, addr: addr(), after: Duration::from_millis(1500) };
-        assert_eq!(e.to_string(), "redis 10.0.0.12:6379 did not answer within 1s 500ms");
+        assert_eq!(e.to_string(), "redis 10.0.0.12:6379 did not answer within 1.5s");
         let e = Error::AuthFailed { kind: ServerKind::Sentinel, addr: addr(), reason: AuthFailure::NoCredentials };
         assert!(e.to_string().starts_with("sentinel 10.0.0.12:6379 refused the login: a password is required"), "{e}");
         assert!(!e.is_no_answer() && e.addr() == &addr());

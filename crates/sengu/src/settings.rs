@@ -45,6 +45,7 @@ use serde::{Deserialize, Deserializer};
 use crate::actionlog;
 use crate::addr::HostPort;
 use crate::check::Format;
+use crate::files;
 
 /// Every table the config file may have, one per concern. A table not listed here is an error.
 pub const SECTIONS: &[&str] = &[
@@ -120,7 +121,7 @@ impl fmt::Debug for Secret {
 /// Reads a secret from a file, trimming surrounding whitespace (a trailing newline, as editors
 /// and `echo` leave it). `what` names the secret in errors, e.g. "redis password".
 pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::SecretFile { what, path: path.to_owned(), source })?;
+    let text = files::read_to_string(path, files::SECRET_LIMIT).map_err(|source| Error::SecretFile { what, path: path.to_owned(), source })?;
     let value = text.trim();
     if value.is_empty() {
         return Err(Error::EmptySecret { what, path: path.to_owned() });
@@ -152,8 +153,10 @@ impl ConfigFile {
     }
 
     /// Reads and checks `path`. A missing file is an error: whoever named it expects it read.
+    /// Only a regular file of at most [`files::CONFIG_LIMIT`] is read (a FIFO would block, a
+    /// device would never end).
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let text = files::read_to_string(path, files::CONFIG_LIMIT).map_err(|source| Error::Read { path: path.to_owned(), source })?;
         Self::parse(path.to_owned(), &text)
     }
 
@@ -167,7 +170,7 @@ impl ConfigFile {
         if let Some(path) = explicit {
             return Self::load(path);
         }
-        match std::fs::read_to_string(default) {
+        match files::read_to_string(default, files::CONFIG_LIMIT) {
             Ok(text) => Self::parse(default.to_owned(), &text),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Self::empty()),
             Err(source) => Err(Error::Read { path: default.to_owned(), source }),
@@ -338,7 +341,8 @@ impl CommonArgs {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConsulArgs {
     /// Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]
-    #[arg(long, global = true, env = "CONSUL_HTTP_ADDR", value_name = "ADDR")]
+    // `hide_env_values`: `--help` must not show the variable's value, which may carry user info.
+    #[arg(long, global = true, env = "CONSUL_HTTP_ADDR", value_name = "ADDR", hide_env_values = true)]
     pub consul_addr: Option<String>,
 }
 

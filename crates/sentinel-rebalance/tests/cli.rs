@@ -86,6 +86,55 @@ fn settings_come_from_the_environment_sentinel_passes_on_and_the_config_file() {
     assert!(!floating.exists(), "nothing was started");
 }
 
+/// Sentinel SIGKILLs its script after 60 s, possibly in the middle of a move, so a budget it
+/// cannot honour (`SENGU_TIMEOUT=10m`) is bad input: exit 2 (no retry), nothing done.
+#[test]
+fn a_budget_sentinel_cannot_honour_exits_two_and_does_nothing() {
+    let ip = testbed::ports::host(1);
+    let leases: Vec<_> = (0..6).map(|_| testbed::ports::reserve(ip)).collect();
+    let addr = |i: usize| format!("{ip}:{}", leases[i].port());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("actions.log");
+    let config = dir.path().join("sengu.toml");
+    let floating = dir.path().join("floating.conf");
+    std::fs::write(&config, "[sentinel-rebalance]\nfloating_start = [\"true\"]\ntimeout = \"2m\"\n").unwrap();
+    let lock = dir.path().join("lock").display().to_string();
+    let env = |timeout: Option<&'static str>| {
+        let mut env = vec![
+            ("SENGU_CONFIG", config.to_str().unwrap().to_string()),
+            ("SENGU_LOG_FILE", log.to_str().unwrap().to_string()),
+            ("SENGU_SENTINEL_MASTER", "mymaster".to_string()),
+            ("SENGU_REDIS", addr(0)),
+            ("SENGU_PEER_REDIS", addr(1)),
+            ("SENGU_SENTINEL", addr(2)),
+            ("SENGU_PEER_SENTINEL", addr(3)),
+            ("SENGU_FLOATING", addr(4)),
+            ("SENGU_PEER_FLOATING", addr(5)),
+            ("SENGU_FLOATING_MYID", "f100000000000000000000000000000000000f1f".to_string()),
+            ("SENGU_FLOATING_CONFIG", floating.to_str().unwrap().to_string()),
+            ("SENGU_LOCK_FILE", lock.clone()),
+        ];
+        if let Some(t) = timeout {
+            env.push(("SENGU_TIMEOUT", t.to_string()));
+        }
+        env
+    };
+    let run = |args: &[&str], timeout: Option<&'static str>| {
+        let env = env(timeout);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_env(BIN, args, &env)
+    };
+    run(&SEVEN, Some("10m"))
+        .exits(2)
+        .stdout_starts_with("sentinel-rebalance: invalid setting timeout: 10m is more than Sentinel lets its script run (it kills it after 60s, maybe in the middle of a move); at most 55s");
+    // From the config file too, and for the commands run by hand.
+    run(&SEVEN, None).exits(2).stdout_contains("invalid setting timeout: 2m is more than");
+    run(&["reconcile"], None).exits(2).stdout_contains("invalid setting timeout: 2m is more than");
+    run(&["status", "--timeout", "61s"], None).exits(2).stdout_contains("invalid setting timeout: 1m1s is more than");
+    assert!(!log.exists() || std::fs::read_to_string(&log).unwrap().is_empty(), "nothing was logged: nothing was done");
+    assert!(!floating.exists(), "nothing was started");
+}
+
 #[test]
 fn the_example_host_config_is_complete_and_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/redis-sentinel/rebalance/sengu-host-a.toml");

@@ -10,7 +10,9 @@
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::fmt;
+use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 /// A finished run of a binary.
 pub struct Run {
@@ -47,6 +49,36 @@ pub fn run_env(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
         env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         output,
     }
+}
+
+/// Makes a FIFO at `path` that nobody writes to: a hostile config or secret file. A run that
+/// blocks opening it (the bug this guards against) is unblocked after `rescue` by a thread that
+/// opens the FIFO for writing and closes it again (as often as a reader waits, for a minute),
+/// so such a test fails on its time limit instead of hanging.
+pub fn stuck_fifo(path: &Path, rescue: Duration) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let status = Command::new("mkfifo").arg("-m").arg("0600").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        std::thread::sleep(rescue);
+        let until = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < until {
+            // O_NONBLOCK (Linux): succeeds only while a reader waits, so nobody else is woken.
+            let _ = std::fs::OpenOptions::new().write(true).custom_flags(0o4000).open(&path);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+}
+
+/// Runs `bin args…` like [`run_env`] and fails unless it finished within `limit`.
+#[track_caller]
+pub fn run_env_within(limit: Duration, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let run = run_env(bin, args, env);
+    let took = started.elapsed();
+    assert!(took < limit, "took {took:?}, more than {limit:?}\n{run}");
+    run
 }
 
 impl Run {

@@ -68,10 +68,12 @@ impl Address {
             "https" => Scheme::Https,
             "unix" => {
                 if !rest.starts_with('/') {
-                    return Err(Error::Config(format!("unix socket path in {raw:?} must be absolute (unix:///path)")));
+                    return Err(Error::Config(format!("unix socket path in {:?} must be absolute (unix:///path)", redact(raw))));
                 }
                 return Ok(Address { endpoint: Endpoint::Unix(PathBuf::from(rest)), scheme: default_scheme, prefix: String::new() });
             }
+            // A scheme holding `@` is really `user:password@host` without one: never echo it.
+            other if other.contains('@') => return Err(Error::Config(format!("invalid consul address {:?}", redact(raw)))),
             other => return Err(Error::Config(format!("unknown protocol scheme: {other}"))),
         };
         let (authority, prefix) = match rest.split_once('/') {
@@ -85,6 +87,13 @@ impl Address {
 
 /// Checks `host[:port]`: not empty, no user info, a valid URI authority.
 fn parse_authority(authority: &str, raw: &str) -> Result<String, Error> {
+    if authority.contains('@') {
+        // `user:password@` would be a credential in every message that names the address.
+        return Err(Error::Config(format!(
+            "invalid consul address {:?}: user info is not allowed in the address (set CONSUL_HTTP_AUTH for basic auth)",
+            redact(raw)
+        )));
+    }
     let parsed = if authority.contains(['@', '/', '?', '#']) { None } else { authority.parse::<ureq::http::uri::Authority>().ok() };
     let valid = parsed.is_some_and(|a| {
         // http's Authority accepts any digits after the colon; the port must fit 1..=65535.
@@ -95,7 +104,26 @@ fn parse_authority(authority: &str, raw: &str) -> Result<String, Error> {
     if valid {
         Ok(authority.to_string())
     } else {
-        Err(Error::Config(format!("invalid consul address {raw:?} (expected host:port, http(s)://host:port[/prefix] or unix:///path)")))
+        Err(Error::Config(format!("invalid consul address {:?} (expected host:port, http(s)://host:port[/prefix] or unix:///path)", redact(raw))))
+    }
+}
+
+/// `raw` for a message, with any user info (`user:password@`) before the host replaced by
+/// `***@`: an address is echoed in errors, and errors reach Consul's check output and logs.
+pub fn redact(raw: &str) -> String {
+    let is_scheme = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    let (scheme, rest) = match raw.split_once("://") {
+        Some((scheme, rest)) if is_scheme(scheme) => (Some(scheme), rest),
+        _ => (None, raw),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = match rest[..authority_end].rfind('@') {
+        Some(at) => format!("***{}", &rest[at..]),
+        None => rest.to_string(),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}"),
+        None => rest,
     }
 }
 
@@ -268,7 +296,8 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 fn read_token(env_token: Option<String>, token_file: Option<String>) -> Result<Option<Secret>, Error> {
     let mut token = env_token;
     if let Some(path) = token_file {
-        let content = std::fs::read_to_string(&path).map_err(|e| Error::Config(format!("cannot read token file {path:?}: {e}")))?;
+        let content = crate::files::read_to_string(std::path::Path::new(&path), crate::files::SECRET_LIMIT)
+            .map_err(|e| Error::Config(format!("cannot read token file {path:?}: {e}")))?;
         let trimmed = content.trim();
         if !trimmed.is_empty() {
             token = Some(trimmed.to_string());
@@ -363,6 +392,41 @@ mod tests {
     fn malformed_addresses_are_errors() {
         for raw in ["", "http://", "user:pw@host:8500", "http://user@host:8500", "host:port:x", "host:8500/prefix", "host:99999", "host:0", ":8500", "http://:8500"] {
             assert!(matches!(Address::parse(raw, false), Err(Error::Config(_))), "{raw:?} should fail");
+        }
+    }
+
+    #[test]
+    fn user_info_in_the_address_is_refused_without_echoing_it() {
+        for raw in ["http://user:s3cret@127.0.0.1:8500", "user:s3cret@127.0.0.1:8500", "https://s3cret@h:8501/p", "unix://u:s3cret@/x.sock", "http://a@b:s3cret@h/x", "u:s3cret@h://x"] {
+            let e = from(&[("CONSUL_HTTP_ADDR", raw)]).unwrap_err();
+            let text = e.to_string();
+            assert!(!text.contains("s3cret"), "{raw}: {text}");
+            assert!(text.contains("***@"), "{raw}: {text}");
+        }
+        let e = Address::parse("http://user:s3cret@127.0.0.1:8500", false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "consul client configuration: invalid consul address \"http://***@127.0.0.1:8500\": user info is not allowed in the address (set CONSUL_HTTP_AUTH for basic auth)"
+        );
+    }
+
+    #[test]
+    fn redact_keeps_everything_but_the_user_info() {
+        assert_eq!(redact("http://u:p@h:1/a@b"), "http://***@h:1/a@b");
+        assert_eq!(redact("u:p@h:1"), "***@h:1");
+        assert_eq!(redact("https://h:1/prefix"), "https://h:1/prefix");
+        assert_eq!(redact("h:1"), "h:1");
+        assert_eq!(redact("u:p@h://x"), "***@h://x");
+    }
+
+    #[test]
+    fn a_token_file_that_is_a_fifo_or_a_device_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("token");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+            let e = from(&[("CONSUL_HTTP_TOKEN_FILE", path)]).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
         }
     }
 

@@ -20,7 +20,7 @@ pub enum Error {
 
     /// The request got no complete answer within `after` (the per-request timeout, or what
     /// was left of the caller's deadline).
-    #[error("consul at {addr} did not answer {request} within {}", humantime::format_duration(*after))]
+    #[error("consul at {addr} did not answer {request} within {}", crate::human::duration(*after))]
     Timeout { addr: String, request: String, after: Duration },
 
     /// The TLS handshake failed: wrong CA, name mismatch, rejected client certificate.
@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn messages_are_lower_case_and_name_the_address() {
         let e = Error::Timeout { addr: "127.0.0.1:8500".into(), request: "GET /v1/agent/self".into(), after: Duration::from_millis(1500) };
-        assert_eq!(e.to_string(), "consul at 127.0.0.1:8500 did not answer GET /v1/agent/self within 1s 500ms");
+        assert_eq!(e.to_string(), "consul at 127.0.0.1:8500 did not answer GET /v1/agent/self within 1.5s");
+        // What was left of a caller's deadline is a measured time: rounded, never to the nanosecond.
+        let e = Error::Timeout { addr: "127.0.0.1:8500".into(), request: "GET /v1/kv/x".into(), after: Duration::new(1, 999_884_099) };
+        assert_eq!(e.to_string(), "consul at 127.0.0.1:8500 did not answer GET /v1/kv/x within 2.0s");
         let e = Error::TxnRolledBack {
             addr: "h:8500".into(),
             errors: vec![TxnOpError { op_index: 1, what: "index is stale".into() }, TxnOpError { op_index: 3, what: "x".into() }],

@@ -117,7 +117,7 @@ fn tls_config(tls: &TlsSettings, scheme: Scheme) -> Result<TlsConfig, Error> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, Error> {
-    fs::read(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))
+    crate::files::read(path, crate::files::CONFIG_LIMIT).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))
 }
 
 /// Every certificate in a PEM file; a file without one is an error.

@@ -147,7 +147,7 @@ impl Report {
             Report::Checked(c) => c,
         };
         let runs = format!("{}/{}", c.decision.dead_runs, c.confirm_runs);
-        let dead_for = c.decision.dead_for.map(|d| humantime::format_duration(Duration::from_secs(d.as_secs())).to_string());
+        let dead_for = c.decision.dead_for.map(|d| crate::human::duration(Duration::from_secs(d.as_secs())).to_string());
         let consul = c.consul.as_ref().map_or("off".to_string(), ToString::to_string);
         let replicas: Vec<(String, String)> =
             c.decision.replicas.iter().enumerate().map(|(i, a)| (format!("replica.{}", i + 1), format!("{} {}", a.addr, a.testimony))).collect();
@@ -219,7 +219,7 @@ fn summary(c: &Checked) -> String {
     let mut progress = format!("dead on {} consecutive runs, {} needed", d.dead_runs, c.confirm_runs);
     if !c.fail_after.is_zero() {
         let dead_for = Duration::from_secs(d.dead_for.unwrap_or_default().as_secs());
-        progress.push_str(&format!(", for {} of {}", humantime::format_duration(dead_for), humantime::format_duration(c.fail_after)));
+        progress.push_str(&format!(", for {} of {}", crate::human::duration(dead_for), crate::human::duration(c.fail_after)));
     }
     if d.failover {
         format!("master {m} is dead ({why}{rule}), confirmed: {progress}: failover")

@@ -63,7 +63,7 @@ pub enum StateError {
     Dir { path: PathBuf, source: io::Error },
     #[error("cannot open lock file {}: {source}", .path.display())]
     LockFile { path: PathBuf, source: io::Error },
-    #[error("another run holds {} (waited {})", .path.display(), humantime::format_duration(*.waited))]
+    #[error("another run holds {} (waited {})", .path.display(), crate::human::duration(*.waited))]
     Busy { path: PathBuf, waited: Duration },
     #[error("cannot write state file {}: {source}", .path.display())]
     Write { path: PathBuf, source: io::Error },
@@ -97,7 +97,8 @@ impl StateFile {
             .mode(0o640)
             .open(&lock_path)
             .map_err(|source| StateError::LockFile { path: lock_path.clone(), source })?;
-        let deadline = Instant::now() + wait;
+        let started = Instant::now();
+        let deadline = started + wait;
         let lock = loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => break lock,
@@ -105,7 +106,7 @@ impl StateFile {
                     file = f;
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err((_, Errno::EWOULDBLOCK)) => return Err(StateError::Busy { path: lock_path, waited: wait }),
+                Err((_, Errno::EWOULDBLOCK)) => return Err(StateError::Busy { path: lock_path, waited: started.elapsed() }),
                 Err((_, errno)) => return Err(StateError::LockFile { path: lock_path, source: errno.into() }),
             }
         };
@@ -120,7 +121,7 @@ impl StateFile {
     /// could not be used (the caller then starts fresh and logs it).
     pub fn load(&self) -> Result<State, String> {
         let fresh = State { master: self.master.to_string(), ..State::default() };
-        let text = match fs::read_to_string(&self.path) {
+        let text = match crate::files::read_to_string(&self.path, crate::files::CONFIG_LIMIT) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(fresh),
             Err(e) => return Err(format!("cannot read state file {}: {e}", self.path.display())),

@@ -9,7 +9,8 @@
 //! | sentinels (strict majority of those configured) | DNS `<master-tag>.<service>` | result |
 //! |---|---|---|
 //! | name this node | not asked (it could only be a note) | passing; claim master, demote the others |
-//! | name another node, which says `role:master` or cannot be asked | not asked | critical (stale master); claim replica; fence if enabled |
+//! | name another node, which says `role:master` | not asked | critical (stale master); claim replica; fence if enabled |
+//! | name another node, which cannot be asked | not asked | critical (stale master); claim replica; never fence |
 //! | name another node, which says it is a replica (the sentinels are behind a promotion) | like "not configured" | at best warning; claim nothing, never fence |
 //! | configured, no majority | like "not configured" | at best warning ("cannot arbitrate") |
 //! | not configured | only this node | passing |
@@ -30,6 +31,15 @@
 //! critical, as any master DNS does not prove unique; it only lasts that run (the shipped
 //! definitions want two failures before critical), and since nothing is paused or retagged,
 //! writes keep flowing.
+//!
+//! The same window has a second face: when the old master is dead or hung, it cannot deny, so
+//! for that second the node the sentinels are promoting looks like a stale master whose rival
+//! cannot be asked. That verdict stays critical (a dead old master must never make a stale
+//! master pass), but it is never fenced: a `CLIENT PAUSE … WRITE` holds Sentinel's hello
+//! `PUBLISH` and, behind it on the same connection, its `PING`s and `INFO`, so the sentinels
+//! would see their new master stop answering, call it down after `down-after-milliseconds`,
+//! and fail over away from it, back to the stale master. Fencing waits for the sentinels'
+//! master to say `role:master` itself.
 //!
 //! For a local replica (modes `replica` and `auto`): syncing (a full sync, or the handshake
 //! before it, which `ROLE` tells apart from a lost master) is warning, a link down is
@@ -126,20 +136,30 @@ pub struct NamedMaster {
     pub role: Result<Role, redis::Error>,
 }
 
+/// Why the sentinels' "another node is master" stands.
+struct Standing {
+    /// For the details: what that node said, or why it said nothing.
+    text: String,
+    /// It said `role:master` itself. Only then may this node be fenced: until then it may be
+    /// the one the sentinels are promoting (see the module doc).
+    confirmed: bool,
+}
+
 /// Whether the sentinels' master is really one: `Err(why)` when it says otherwise, which
 /// means the sentinels have not caught up with a promotion yet. A node that cannot be asked
-/// (or was not) leaves the sentinels' word standing: a dead old master must never make a
-/// stale master pass.
-fn confirms(named: Option<&NamedMaster>, master: &HostPort, me: &HostPort) -> Result<String, String> {
+/// (or was not) leaves the sentinels' word standing, unconfirmed: a dead old master must never
+/// make a stale master pass.
+fn confirms(named: Option<&NamedMaster>, master: &HostPort, me: &HostPort) -> Result<Standing, String> {
+    let unconfirmed = |text: String| Ok(Standing { text, confirmed: false });
     let Some(named) = named.filter(|n| same_endpoint(&n.addr, master)) else {
-        return Ok(format!("{master} was not asked whether it is master"));
+        return unconfirmed(format!("{master} was not asked whether it is master"));
     };
     match &named.role {
-        Ok(Role::Master { .. }) => Ok(format!("{master} says role:master")),
+        Ok(Role::Master { .. }) => Ok(Standing { text: format!("{master} says role:master"), confirmed: true }),
         Ok(Role::Replica { master: up, .. }) if same_endpoint(up, me) => Err("it is a replica of this node".to_string()),
         Ok(Role::Replica { master: up, .. }) => Err(format!("it is a replica of {up}")),
         Ok(Role::Sentinel { .. }) => Err("it is a sentinel".to_string()),
-        Err(e) => Ok(format!("{master} cannot confirm it: {e}")),
+        Err(e) => unconfirmed(format!("{master} cannot confirm it: {e}")),
     }
 }
 
@@ -284,17 +304,25 @@ fn decide_master(policy: &Policy, obs: &Observations, arbitration: &Arbitration,
             d.claim = Some(Claim::Master { at: me.clone(), others: Others::Demote });
         }
         Arbitration::Agreed { master, votes, of } => match confirms(obs.named_master.as_ref(), master, me) {
-            Ok(confirmation) => {
+            Ok(standing) => {
                 d.push(
                     SubResult::critical(
                         "sentinels",
                         format!("redis {me} is a stale master: {votes} of {of} sentinels name {master} master of {service}"),
                     )
-                    .with_details(confirmation),
+                    .with_details(standing.text),
                 );
                 d.claim = Some(Claim::Replica { at: me.clone() });
-                if policy.fence {
+                if policy.fence && standing.confirmed {
                     d.fence = Some(FencePlan { me: me.clone(), master: master.clone() });
+                } else if policy.fence {
+                    d.push(
+                        SubResult::critical("fence", format!("stale master {me} not fenced: {master} did not say role:master"))
+                            .with_details(
+                                "until it does, this node may be the one the sentinels are promoting, and a pause would \
+                                 make them fail over away from it",
+                            ),
+                    );
                 }
                 return;
             }

@@ -27,7 +27,7 @@ pub enum Error {
     #[error("mysql {addr} is unreachable: {reason}")]
     Unreachable { addr: HostPort, reason: String },
     /// Connected or not, no answer in time: a frozen or overloaded server, or a black hole.
-    #[error("mysql {addr} did not answer within {} ({during})", humantime::format_duration(*after))]
+    #[error("mysql {addr} did not answer within {} ({during})", crate::human::duration(*after))]
     Timeout { addr: HostPort, after: Duration, during: String },
     /// Wrong password, unknown user, or a missing privilege.
     #[error("mysql {addr} denied access to user {user:?}: {message} (error {code})")]
@@ -148,7 +148,7 @@ mod tests {
         use std::io::{Error as IoError, ErrorKind};
         let e = classify(::mysql::Error::IoError(IoError::from(ErrorKind::WouldBlock)));
         assert!(matches!(e, Error::Timeout { after, .. } if after == Duration::from_secs(2)), "{e}");
-        assert_eq!(e.to_string(), "mysql 10.0.0.12:3306 did not answer within 2s (SHOW SLAVE STATUS)");
+        assert_eq!(e.to_string(), "mysql 10.0.0.12:3306 did not answer within 2.0s (SHOW SLAVE STATUS)");
         let e = classify(::mysql::Error::DriverError(::mysql::DriverError::ConnectTimeout));
         assert!(matches!(e, Error::Timeout { after, .. } if after == Duration::from_secs(1)), "{e}");
         let e = classify(::mysql::Error::DriverError(::mysql::DriverError::Timeout));

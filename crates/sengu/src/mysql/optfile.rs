@@ -102,10 +102,10 @@ fn load_into(path: &Path, depth: usize, entries: &mut Vec<Entry>) -> Result<(), 
     if depth > MAX_INCLUDE_DEPTH {
         return Err(OptionFileError::TooDeep { path: path.to_path_buf() });
     }
-    let read_err = |source| OptionFileError::Read { path: path.to_path_buf(), source };
-    let bytes = fs::read(path).map_err(read_err)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8")))?;
+    // A regular file of at most 1 MiB: a FIFO or a device named here must not hang or exhaust
+    // the hook (the same bound as every config file).
+    let text = crate::files::read_to_string(path, crate::files::CONFIG_LIMIT)
+        .map_err(|source| OptionFileError::Read { path: path.to_path_buf(), source })?;
     parse_into(&text, path, depth, entries)
 }
 
@@ -334,6 +334,19 @@ mod tests {
         let err = OptionFile::load(Path::new("/nonexistent/sengu.cnf")).unwrap_err();
         assert!(matches!(err, OptionFileError::Read { .. }));
         assert!(err.to_string().contains("/nonexistent/sengu.cnf"));
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_is_refused_at_once_even_when_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.cnf");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        fs::write(dir.path().join("my.cnf"), "[client]\nuser=u\n!include /dev/zero\n").unwrap();
+        for path in [fifo.clone(), "/dev/zero".into(), dir.path().join("my.cnf")] {
+            let err = OptionFile::load(&path).unwrap_err();
+            assert!(matches!(err, OptionFileError::Read { .. }), "{err}");
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
     }
 
     #[test]

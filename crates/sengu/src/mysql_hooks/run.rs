@@ -356,7 +356,7 @@ fn wait_for_dns(wait: &WaitDns, names: &Names, new: &HostPort) -> Result<String,
             return Err(format!(
                 "{source} did not answer {name} with {} within {}: {seen}",
                 Addrs(&expected),
-                humantime::format_duration(wait.timeout)
+                crate::human::duration(wait.timeout)
             ));
         }
         std::thread::sleep(Duration::from_millis(100));

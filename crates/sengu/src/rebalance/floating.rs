@@ -5,11 +5,20 @@
 //! The config is fresh every time because the copy left behind by an earlier run names an old
 //! master and old epochs; a fresh one with the same myid makes the other sentinels record an
 //! address switch, not a fourth sentinel.
+//!
+//! The config may hold `auth-pass` (and `requirepass` from `floating_config_lines`). sengu
+//! writes it 0600, but Sentinel rewrites it on every state change with mode `0644 & ~umask` of
+//! the sentinel process (Redis's `rewriteConfigOverwriteFile`): under the usual umask 022 the
+//! password would end world-readable. Two guards, because the start command may be
+//! `systemctl start …` (the unit's `UMask=` applies, not ours): the file must sit below a
+//! directory other users cannot enter ([`check_private`], refused otherwise), which protects it
+//! whatever mode Sentinel gives it; and the start and stop commands run with umask 077, so a
+//! sentinel started directly keeps the file 0600 through every rewrite.
 
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,15 +39,17 @@ const POLL: Duration = Duration::from_millis(100);
 pub enum FloatingError {
     #[error("cannot write the floating sentinel's config {}: {source}", .path.display())]
     Config { path: PathBuf, source: std::io::Error },
+    #[error("other users can reach the floating sentinel's config {}: Sentinel rewrites it readable by all under umask 022 and it may hold auth-pass; put it in a directory closed to others (e.g. mode 0750)", .path.display())]
+    Exposed { path: PathBuf },
     #[error("cannot run {argv:?}: {source}")]
     Spawn { argv: Vec<String>, source: std::io::Error },
     #[error("{argv:?} failed ({status}){}", tail(.output))]
     CommandFailed { argv: Vec<String>, status: String, output: String },
-    #[error("{argv:?} did not finish within {} (it must start the sentinel in the background, as `systemctl start` does)", humantime::format_duration(*.after))]
+    #[error("{argv:?} did not finish within {} (it must start the sentinel in the background, as `systemctl start` does)", crate::human::duration(*.after))]
     CommandHung { argv: Vec<String>, after: Duration },
-    #[error("the floating sentinel did not answer on {addr} with myid {myid} within {}: {last}", humantime::format_duration(*.after))]
+    #[error("the floating sentinel did not answer on {addr} with myid {myid} within {}: {last}", crate::human::duration(*.after))]
     NotAnswering { addr: HostPort, myid: String, after: Duration, last: String },
-    #[error("the floating sentinel on {addr} still accepts connections {} after it was told to stop", humantime::format_duration(*.after))]
+    #[error("the floating sentinel on {addr} still accepts connections {} after it was told to stop", crate::human::duration(*.after))]
     StillRunning { addr: HostPort, after: Duration },
     #[error("{addr} answers with myid {found}, not the floating sentinel's {myid}: not stopping it")]
     NotOurs { addr: HostPort, myid: String, found: String },
@@ -131,9 +142,26 @@ pub fn config_text(s: &Settings, master: &HostPort, params: &MonitorParams, scri
     c
 }
 
+/// Checks that other users cannot reach `path`: some directory on the way to it (symbolic
+/// links resolved) denies them search (`x`) permission, so the file's own mode, which Sentinel
+/// sets on each rewrite, cannot expose it. Directories that do not exist yet are skipped.
+pub fn check_private(path: &Path) -> Result<(), FloatingError> {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if let Ok(real) = fs::canonicalize(d) {
+            let closed = real.ancestors().any(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 == 0));
+            return if closed { Ok(()) } else { Err(FloatingError::Exposed { path: path.to_owned() }) };
+        }
+        dir = d.parent();
+    }
+    Err(FloatingError::Exposed { path: path.to_owned() })
+}
+
 /// Writes the config atomically (temp file + rename) with mode 0600: it may hold the Redis
-/// password, and Sentinel must own a complete file from its first read.
+/// password, and Sentinel must own a complete file from its first read. Refuses a path other
+/// users can reach ([`check_private`]).
 pub fn write_config(path: &Path, text: &str) -> Result<(), FloatingError> {
+    check_private(path)?;
     let err = |source| FloatingError::Config { path: path.to_owned(), source };
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp).map_err(err)?;
@@ -153,13 +181,15 @@ pub fn run_command(argv: &[String], limit: Duration, log: &Path) -> Result<(), F
     let spawn_err = |source| FloatingError::Spawn { argv: argv.to_vec(), source };
     let out = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(log).map_err(spawn_err)?;
     let err_out = out.try_clone().map_err(spawn_err)?;
-    let mut child = Command::new(program).args(args).stdin(Stdio::null()).stdout(out).stderr(err_out).spawn().map_err(spawn_err)?;
+    let mut command = Command::new(program);
+    command.args(args).stdin(Stdio::null()).stdout(out).stderr(err_out);
+    let mut child = spawn_private(&mut command).map_err(spawn_err)?;
     let deadline = Instant::now() + limit;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => {
-                let output = fs::read_to_string(log).unwrap_or_default();
+                let output = crate::files::read_to_string(log, crate::files::CONFIG_LIMIT).unwrap_or_default();
                 return Err(FloatingError::CommandFailed { argv: argv.to_vec(), status: status.to_string(), output });
             }
             Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
@@ -171,6 +201,24 @@ pub fn run_command(argv: &[String], limit: Duration, log: &Path) -> Result<(), F
             Err(e) => return Err(spawn_err(e)),
         }
     }
+}
+
+/// Held while the process's umask is not its own (see [`spawn_private`]).
+static UMASK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Spawns `command` with umask 077, so that a sentinel it starts directly creates (and on
+/// each rewrite, re-modes) its config 0600. A child inherits the umask at fork; without
+/// `unsafe` (a `pre_exec` hook) the only way to give it one is to set the process's own around
+/// the spawn and restore it at once. sentinel-rebalance runs one thread here, so no other file
+/// is created meanwhile; the lock keeps two such spawns (in tests) from restoring each other's
+/// umask.
+fn spawn_private(command: &mut Command) -> std::io::Result<std::process::Child> {
+    use nix::sys::stat::{umask, Mode};
+    let _held = UMASK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let before = umask(Mode::from_bits_truncate(0o077));
+    let child = command.spawn();
+    umask(before);
+    child
 }
 
 /// Asks the sentinel at `addr` to shut down, after checking it is the floating one. The
@@ -284,10 +332,54 @@ mod tests {
         assert!(matches!(e, FloatingError::CommandHung { .. }), "{e}");
     }
 
+    /// A temp dir other users cannot enter, as the floating config's directory must be.
+    fn private_dir() -> tempfile::TempDir {
+        tempfile::Builder::new().permissions(fs::Permissions::from_mode(0o700)).tempdir().unwrap()
+    }
+
+    #[test]
+    fn a_config_other_users_can_reach_is_refused() {
+        let dir = private_dir();
+        let open = dir.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        // The temp dir (0700) closes the way, also to a directory not made yet.
+        check_private(&open.join("floating.conf")).unwrap();
+        check_private(&open.join("not-yet/floating.conf")).unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        // Only meaningful where every directory above the temp dir lets others through (/tmp).
+        if dir.path().ancestors().all(|a| fs::metadata(a).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)) {
+            let e = write_config(&open.join("floating.conf"), "sentinel auth-pass m \"pw\"\n").unwrap_err();
+            assert!(matches!(e, FloatingError::Exposed { .. }), "{e}");
+            assert!(e.to_string().starts_with("other users can reach the floating sentinel's config "), "{e}");
+            assert!(!open.join("floating.conf").exists(), "nothing written");
+        }
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o750)).unwrap();
+        check_private(&open.join("floating.conf")).unwrap();
+    }
+
+    #[test]
+    fn commands_start_with_umask_077_and_the_process_keeps_its_own() {
+        // The process's umask as Linux reports it, read while no spawn has it changed.
+        let own_umask = || {
+            let _held = UMASK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let status = fs::read_to_string("/proc/self/status").unwrap();
+            status.lines().find_map(|l| l.strip_prefix("Umask:")).map(|v| v.trim().to_string())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("cmd.log");
+        let made = dir.path().join("made");
+        let argv: Vec<String> = ["sh", "-c", "umask; : > \"$0\"", made.to_str().unwrap()].map(String::from).to_vec();
+        let before = own_umask();
+        run_command(&argv, Duration::from_secs(5), &log).unwrap();
+        assert_eq!(fs::read_to_string(&log).unwrap().trim(), "0077");
+        assert_eq!(fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(own_umask(), before, "the process's umask is restored");
+    }
+
     #[test]
     fn the_config_is_written_private_and_whole() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
+        let dir = private_dir();
         let path = dir.path().join("floating.conf");
         fs::write(&path, "old").unwrap();
         write_config(&path, "port 1\n").unwrap();

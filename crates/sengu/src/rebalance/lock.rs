@@ -19,7 +19,7 @@ pub enum LockError {
     Open { path: PathBuf, source: std::io::Error },
     #[error("cannot lock {}: {errno}", .path.display())]
     Lock { path: PathBuf, errno: Errno },
-    #[error("another sentinel-rebalance run held {} for longer than {}", .path.display(), humantime::format_duration(*.waited))]
+    #[error("another sentinel-rebalance run held {} for longer than {}", .path.display(), crate::human::duration(*.waited))]
     Busy { path: PathBuf, waited: Duration },
 }
 

@@ -121,8 +121,8 @@ pub fn decide(f: &Facts) -> Plan {
                     Some(age) => {
                         return Plan::Wait(format!(
                             "the master changed {} ago; no sentinel moves within {} of a change",
-                            humantime::format_duration(Duration::from_secs(age.as_secs())),
-                            humantime::format_duration(f.settle)
+                            crate::human::duration(Duration::from_secs(age.as_secs())),
+                            crate::human::duration(f.settle)
                         ));
                     }
                     None => return Plan::Wait("no sentinel reports how long the master has been the master".into()),
@@ -211,7 +211,7 @@ mod tests {
     fn no_voter_appears_soon_after_a_master_change_or_while_a_sentinel_is_unseen() {
         let mut f = facts(Side::Peer, Stopped, Running);
         f.master_age = Some(Duration::from_secs(5));
-        assert!(matches!(decide(&f), Plan::Wait(why) if why.contains("the master changed 5s ago; no sentinel moves within 3m")));
+        assert!(matches!(decide(&f), Plan::Wait(why) if why.contains("the master changed 5.0s ago; no sentinel moves within 3m")));
         f.master_age = None;
         assert!(matches!(decide(&f), Plan::Wait(_)));
         let mut f = facts(Side::Peer, Stopped, Stopped);

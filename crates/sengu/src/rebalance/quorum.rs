@@ -176,7 +176,7 @@ pub enum ResetError {
     ExtraAlive { knower: HostPort, extra: HostPort },
     #[error("cannot reset with sentinel {0} unreachable: {1}")]
     Unreachable(HostPort, Error),
-    #[error("sentinel {addr} did not re-learn its peers within {}: {last}", humantime::format_duration(*.after))]
+    #[error("sentinel {addr} did not re-learn its peers within {}: {last}", crate::human::duration(*.after))]
     NotRelearned { addr: HostPort, after: Duration, last: String },
     #[error(transparent)]
     Redis(#[from] Error),

@@ -115,6 +115,12 @@ pub fn converge(s: &Settings, reset: bool, log: &mut ActionLog) -> Report {
                     // decide() acts only on a settled master; refuse rather than guess.
                     return publisher.finish(Report::new(Exit::GiveUp, "internal error: an action without a settled master".into()));
                 };
+                // Before anything is stopped: a config other users could read once Sentinel
+                // rewrites it is a setting to fix, not something a retry fixes.
+                if let (Action::Move | Action::Start, Err(e)) = (action, floating::check_private(&s.floating_config)) {
+                    log.record("refuse", &[("why", &e)]);
+                    return publisher.finish(Report::new(Exit::GiveUp, e.to_string()));
+                }
                 let result = act(s, action, master, &obs, deadline, log);
                 drop(held);
                 let report = match result {

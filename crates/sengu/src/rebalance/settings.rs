@@ -20,6 +20,12 @@ pub const SECTION: &str = "sentinel-rebalance";
 
 /// Whole-run budget: below Sentinel's 60 s script limit, with room for the final checks.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(50);
+/// The longest budget accepted. Sentinel SIGKILLs a `client-reconfig-script` after 60 s
+/// (`script-max-runtime`, 60 000 ms, reference A1), possibly in the middle of a move. A step
+/// that starts just before the deadline may still take its own timeout (a Redis connect and
+/// read of 1 s + 2 s, a Consul request of 2 s), and the process must start and print its
+/// report: 5 s of margin.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(55);
 /// How long a run waits for this host's Redis to become a healthy replica before a move.
 /// Sentinel converts a returning old master after about 10 s; a full sync adds to that.
 pub const DEFAULT_REPLICA_WAIT: Duration = Duration::from_secs(40);
@@ -235,6 +241,16 @@ impl Layer {
             return Err(SettingsError::Invalid { key: "quorum", message: "must be at least 1".into() });
         }
         let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout > MAX_TIMEOUT {
+            return Err(SettingsError::Invalid {
+                key: "timeout",
+                message: format!(
+                    "{} is more than Sentinel lets its script run (it kills it after 60s, maybe in the middle of a move); at most {}",
+                    crate::human::duration(timeout),
+                    crate::human::duration(MAX_TIMEOUT)
+                ),
+            });
+        }
         Ok(Settings {
             master_name,
             here,
@@ -308,6 +324,18 @@ pub(crate) mod tests {
         assert_eq!((s.reset_wait, s.replica_wait, s.timeout), (DEFAULT_RESET_WAIT, DEFAULT_REPLICA_WAIT, DEFAULT_TIMEOUT));
         assert!(s.timeout < Duration::from_secs(60), "must end before Sentinel kills the script");
         assert_eq!(s.sentinel_addrs(false)[2].to_string(), "10.0.0.12:26380");
+    }
+
+    #[test]
+    fn a_budget_sentinel_cannot_honour_is_refused() {
+        let e = Layer { timeout: Some(Duration::from_secs(600)), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid setting timeout: 10m is more than Sentinel lets its script run (it kills it after 60s, maybe in the middle of a move); at most 55s"
+        );
+        assert!(Layer { timeout: Some(Duration::from_millis(55_001)), ..full() }.resolve(RedisAuth::default(), None).is_err());
+        let s = Layer { timeout: Some(MAX_TIMEOUT), ..full() }.resolve(RedisAuth::default(), None).unwrap();
+        assert_eq!(s.timeout, MAX_TIMEOUT);
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl RedisConn {
         };
         let client = match (&opts.tls_ca_file, opts.tls) {
             (Some(ca), true) => {
-                let pem = std::fs::read(ca).map_err(|e| Error::Config {
+                let pem = crate::files::read(ca, crate::files::CONFIG_LIMIT).map_err(|e| Error::Config {
                     kind,
                     addr: addr.clone(),
                     detail: format!("cannot read CA file {}: {e}", ca.display()),

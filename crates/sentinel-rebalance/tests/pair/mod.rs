@@ -102,7 +102,10 @@ pub struct Pair {
 impl Pair {
     /// Starts Redis, the fixed sentinels and Consul; the floating sentinel runs nowhere yet.
     pub fn start(options: Options) -> Pair {
-        let dir = tempfile::Builder::new().prefix("sengu-rebalance-").tempdir().unwrap();
+        // Closed to other users, as the floating config's directory must be (the config may
+        // hold auth-pass, and Sentinel rewrites it 0644 under umask 022).
+        let private = std::os::unix::fs::PermissionsExt::from_mode(0o700);
+        let dir = tempfile::Builder::new().prefix("sengu-rebalance-").permissions(private).tempdir().unwrap();
         let hosts = [H::A, H::B].map(|h| {
             let d = dir.path().join(h.name());
             std::fs::create_dir_all(&d).unwrap();

@@ -183,7 +183,9 @@ fn a_master_the_sentinels_do_not_name_is_stale_and_critical() {
     assert_eq!(d.claim, Some(Claim::Replica { at: hp(ME) }));
     assert_eq!(d.fence, None, "fencing is opt-in");
     let fencing = Policy { fence: true, ..policy(Mode::Auto) };
-    let (d, _) = run(&fencing, &obs(master_info(), me_known(), Some(v), None));
+    let mut o = obs(master_info(), me_known(), Some(v), None);
+    o.named_master = other_says(Ok(Role::Master { offset: 10, replicas: vec![] }));
+    let (d, _) = run(&fencing, &o);
     assert_eq!(d.fence, Some(FencePlan { me: hp(ME), master: hp(OTHER) }));
 }
 
@@ -203,18 +205,44 @@ fn a_stale_master_stays_stale_when_the_sentinels_master_confirms_or_cannot_be_as
     let fencing = Policy { fence: true, ..policy(Mode::Auto) };
     let unreachable = redis::Error::Unreachable { kind: ServerKind::Redis, addr: hp(OTHER), detail: "connection refused".into() };
     for (role, detail) in [
-        (Ok(Role::Master { offset: 10, replicas: vec![] }), "10.0.0.12:6379 says role:master"),
-        (Err(timeout(OTHER, ServerKind::Redis)), "10.0.0.12:6379 cannot confirm it: "),
-        (Err(unreachable), "10.0.0.12:6379 cannot confirm it: "),
+        (Some(Ok(Role::Master { offset: 10, replicas: vec![] })), "10.0.0.12:6379 says role:master"),
+        (Some(Err(timeout(OTHER, ServerKind::Redis))), "10.0.0.12:6379 cannot confirm it: "),
+        (Some(Err(unreachable)), "10.0.0.12:6379 cannot confirm it: "),
+        (None, "10.0.0.12:6379 was not asked whether it is master"),
     ] {
         let mut o = obs(master_info(), me_known(), Some(v.clone()), dns_ips(&["10.0.0.11"]));
-        o.named_master = other_says(role);
+        o.named_master = role.and_then(other_says);
         let (d, out) = run(&fencing, &o);
         assert_eq!(line1(&out), "CRITICAL: redis 10.0.0.11:6379 is a stale master: 2 of 3 sentinels name 10.0.0.12:6379 master of redis");
         assert!(out.render_text().contains(detail), "{}", out.render_text());
         assert_eq!(d.claim, Some(Claim::Replica { at: hp(ME) }));
-        assert_eq!(d.fence, Some(FencePlan { me: hp(ME), master: hp(OTHER) }));
     }
+}
+
+#[test]
+fn a_stale_master_is_fenced_only_once_the_sentinels_master_says_role_master_itself() {
+    // The window of a failover from a dead or hung master: this node has just been promoted,
+    // the majority still names the old master for about a second, and the old master cannot
+    // be asked. Pausing this node's writes would hold the sentinels' hello PUBLISH and the
+    // PINGs behind it, so they would call their new master down and fail over away from it.
+    let v = votes(&[Some(Some(OTHER)), Some(Some(OTHER)), None]);
+    let fencing = Policy { fence: true, ..policy(Mode::Auto) };
+    let mut o = obs(master_info(), me_known(), Some(v), None);
+    o.named_master = other_says(Err(timeout(OTHER, ServerKind::Redis)));
+    let (d, out) = run(&fencing, &o);
+    assert_eq!(line1(&out), "CRITICAL: redis 10.0.0.11:6379 is a stale master: 2 of 3 sentinels name 10.0.0.12:6379 master of redis");
+    assert_eq!(d.fence, None, "an unconfirmed stale verdict must not fence: {}", out.render_text());
+    assert!(
+        out.render_text().contains("[CRITICAL] fence: stale master 10.0.0.11:6379 not fenced: 10.0.0.12:6379 did not say role:master"),
+        "{}",
+        out.render_text()
+    );
+    let (_, out) = run(&policy(Mode::Auto), &o);
+    assert!(!out.render_text().contains("fence"), "nothing about fencing without --fence-stale-master: {}", out.render_text());
+    // Once it says role:master, the fence goes ahead (and checks the sentinels' listing itself).
+    o.named_master = other_says(Ok(Role::Master { offset: 10, replicas: vec![] }));
+    let (d, _) = run(&fencing, &o);
+    assert_eq!(d.fence, Some(FencePlan { me: hp(ME), master: hp(OTHER) }));
 }
 
 #[test]
