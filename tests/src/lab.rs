@@ -72,7 +72,7 @@ pub fn bin_dir() -> PathBuf {
 /// The path of executable `name`; panics with the build command when it is missing.
 pub fn bin(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
-    assert!(path.is_file(), "{} is missing: build the workspace first (cargo build --workspace --bins)", path.display());
+    assert!(path.is_file(), "{} is missing: build the workspace first (cargo build --workspace, or cargo xtask test), or set SENGU_BIN_DIR", path.display());
     path
 }
 

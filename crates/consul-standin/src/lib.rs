@@ -1,8 +1,9 @@
 //! A stand-in for a small Consul datacenter, for tests: one process is one datacenter with one
 //! catalog, KV store and index, any number of agents (each a node with its own HTTP listener),
 //! a DNS server, script checks from config dirs, anti-entropy and ACL denial, all following
-//! `reference/consul.md` of the shared docs. No Consul binary can be installed from the
-//! package registries this project reaches, so this is what tests talk to.
+//! `docs/reference/consul.md`, which this crate's docs call "the reference". No Consul binary
+//! can be installed from the package registries this project reaches, so this is what tests
+//! talk to.
 //!
 //! Start one in-process with [`Standin::builder`]; the `consul-standin` binary starts one from
 //! flags. Test-only controls (a host dying, an agent unreachable, check-run history) live under

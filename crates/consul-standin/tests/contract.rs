@@ -1,9 +1,7 @@
-//! Contract tests: one test per behaviour in §10 of `reference/consul.md` (`cNN_...`), then the
-//! endpoints (`e_...`). They run against a fresh in-process stand-in each, or against a real
+//! Contract tests: one test per behaviour in §10 of `docs/reference/consul.md` (`cNN_...`), then
+//! the endpoints (`e_...`). They run against a fresh in-process stand-in each, or against a real
 //! agent when `CONSUL_HTTP_ADDR` is set (`CONSUL_DNS_ADDR` for its DNS, `CONSUL_HTTP_TOKEN`
 //! for its token); tests that need the `/_standin/` controls then print why they skip.
-
-mod support;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -16,7 +14,8 @@ use base64::Engine as _;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use serde_json::{Value, json};
-use support::{Target, a_records, node_with_service};
+
+use crate::support::{Target, a_records, node_with_service};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -2,8 +2,6 @@
 //! script checks driving DNS, thresholds, script-check switches, the `/_standin/` controls,
 //! deferred output sync, the binary's start-up lines, and loading the repository's `consul.d/`.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +13,8 @@ use consul_standin::{ScriptChecks, Standin, StartError};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use serde_json::{Value, json};
-use support::{Target, a_records, default_builder};
+
+use crate::support::{self, Target, a_records, default_builder};
 
 const WAIT: Duration = Duration::from_secs(10);
 

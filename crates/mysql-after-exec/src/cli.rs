@@ -32,9 +32,10 @@ published, and records naming it or the old master are removed.
 
 Exit codes:
   0  done: Consul names the new master (also when it already did)
-  1  Consul unreachable or kept changing: the transaction was not applied, retry is safe
+  1  Consul unreachable, kept changing or lost its reply: the message says what it holds; retry is safe
   2  bad arguments or settings: nothing touched
-  3  the new master failed verification: Consul holds no master record rather than a wrong one
+  3  the new master failed verification: shown not writable, Consul holds no master record rather
+     than a wrong one; only not verifiable (unreachable, access denied), a record naming it stays
   4  Consul refused (ACL denied, TLS, rejected request): fix the token or settings
   5  Consul names another server that is a writable master too: left as is, a person decides
   6  published, but --wait-dns did not see the new address in time

@@ -2,7 +2,7 @@
 //! really writable, then publishes it in Consul (catalog + KV); a new master that fails the
 //! check is not published, and Consul is left naming no master rather than a wrong one.
 
-mod cli;
+use mysql_after_exec::cli;
 
 use std::process::ExitCode;
 

@@ -2,13 +2,10 @@
 //! every kind of bad input (two or four arguments only, malformed addresses, the same server
 //! twice, bad settings) exits 2 with a message and leaves Consul and the action log untouched.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
+use sengu_testsupport::hooks::{assert_refused, Dc};
+use sengu_testsupport::run;
 
-mod hooks;
-
-use hooks::{after, assert_refused, Dc};
-use support::run;
+use crate::after;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-after-exec");
 

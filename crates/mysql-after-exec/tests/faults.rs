@@ -1,99 +1,22 @@
-//! The MySQL hooks when Consul misbehaves or someone else writes: Consul refusing connections
-//! or hanging (exit 1, nothing changed, a rerun completes), an ACL token missing (exit 4,
-//! nothing changed), another writable master in the KV value (exit 5, left alone), and
-//! concurrent writers racing a hook's transaction (re-read and decided, never overwritten
-//! blindly). The new master is a real, writable MariaDB.
-
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod hooks;
+//! `mysql-after-exec` when someone else writes or its new master cannot be trusted: another
+//! writable master in the KV value (exit 5, left alone), concurrent writers racing a hook's
+//! transaction (re-read and decided, never overwritten blindly), `--make-writable` beside another
+//! writable master, and a rerun that cannot verify the published master. The new master is a
+//! real, writable MariaDB. The faults that need both hooks (Consul refusing or hanging, a missing
+//! ACL token, a lost reply) are in the `sengu-e2e` package (`tests/tests/hooks_faults.rs`).
 
 use std::cell::Cell;
 
-use hooks::{after, before, hook_args, Dc, AGENT, KV_KEY, MASTER_NODE};
 use sengu::actionlog::ActionLog;
 use sengu::consul::KvWrite;
 use sengu::mysql::MysqlArgs;
 use sengu::mysql_hooks::{self, HookArgs, HookExit, HookFlags, HookSettings, Masters};
 use sengu::settings::{CommonArgs, ConfigFile, ConsulArgs};
+use sengu_testsupport::hooks::{dead_old_master, hook_args, writable_master, Dc, KV_KEY, MASTER_NODE};
+use testbed::host;
 use testbed::mariadb::{Mariadb, MariadbOpts};
-use testbed::{host, reserve};
 
-fn writable_master(n: u8) -> Mariadb {
-    Mariadb::start(MariadbOpts::new(host(n)).read_only(false))
-}
-
-/// An old master that is gone: nothing listens on its port.
-fn dead_old_master() -> (testbed::PortLease, [String; 2]) {
-    let lease = reserve(host(11));
-    let port = lease.port().to_string();
-    (lease, [host(11).to_string(), port])
-}
-
-#[test]
-fn consul_refusing_or_hanging_exits_one_changes_nothing_and_a_rerun_completes() {
-    let new = writable_master(12);
-    let (_lease, [old_host, old_port]) = dead_old_master();
-    let [new_host, new_port] = hook_args(&new);
-    let four = [old_host.as_str(), &old_port, &new_host, &new_port];
-    let dc = Dc::new();
-    dc.seed(host(11), None);
-
-    dc.standin.refuse_agent(AGENT).unwrap();
-    before(&dc, &four, &[])
-        .exits(1)
-        .stdout_starts_with(&format!("mysql-before-exec: old master {old_host}:{old_port} not taken out of consul: consul at 127.0.0.1:"))
-        .stdout_contains("is unreachable")
-        .stdout_contains("this run changed nothing in consul; what it holds could not be read (retry is safe)");
-    dc.standin.resume_agent(AGENT).unwrap();
-    assert_eq!(dc.master_node(), Some(old_host.clone()), "nothing changed");
-    before(&dc, &four, &[]).exits(0);
-
-    dc.standin.refuse_agent(AGENT).unwrap();
-    after(&dc, &four, &[])
-        .exits(1)
-        .stdout_starts_with(&format!("mysql-after-exec: {new_host}:{new_port} not published: consul at 127.0.0.1:"))
-        .stdout_contains("(retry is safe)");
-    // A hung agent: the run's budget bounds the wait.
-    dc.standin.resume_agent(AGENT).unwrap();
-    dc.standin.pause_agent(AGENT).unwrap();
-    let started = std::time::Instant::now();
-    after(&dc, &four, &[("SENGU_TIMEOUT", "1s")]).exits(1).stdout_contains("did not answer");
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
-    dc.standin.resume_agent(AGENT).unwrap();
-    assert_eq!((dc.master_node(), dc.master_kv()), (None, None), "still as before left it");
-
-    after(&dc, &four, &[]).exits(0).stdout_contains(&format!("consul's master record names {new_host}"));
-    assert_eq!((dc.master_node(), dc.master_kv()), (Some(new_host.clone()), Some(new_host)));
-    assert!(dc.log_lines().iter().filter(|l| l.contains(" action=failed ")).count() >= 3, "{:#?}", dc.log_lines());
-}
-
-#[test]
-fn a_missing_acl_token_exits_four_changes_nothing_and_the_token_fixes_it() {
-    const TOKEN: &str = "d7c1b2a0-secret-token";
-    let new = writable_master(12);
-    let (_lease, [old_host, old_port]) = dead_old_master();
-    let [new_host, new_port] = hook_args(&new);
-    let four = [old_host.as_str(), &old_port, &new_host, &new_port];
-    let dc = Dc::with_acl(TOKEN);
-    dc.seed(host(11), None);
-    let snapshot = dc.snapshot();
-
-    for run in [before(&dc, &four, &[]), after(&dc, &four, &[])] {
-        run.exits(4).stdout_contains("(acl): Permission denied").stdout_contains("this run changed nothing in consul");
-        assert!(!run.stdout().contains("retry is safe"), "{run}");
-    }
-    assert_eq!(dc.snapshot(), snapshot);
-
-    let token_file = dc.token_file();
-    let with_token = [("CONSUL_HTTP_TOKEN_FILE", token_file.as_str())];
-    before(&dc, &four, &with_token).exits(0);
-    after(&dc, &four, &with_token).exits(0);
-    assert_eq!(dc.master_node(), Some(new_host));
-    let log = std::fs::read_to_string(dc.log_path()).unwrap();
-    assert!(!log.contains(TOKEN), "the token must never reach the log");
-}
+use crate::after;
 
 /// Someone else published a server that is itself a writable master: after refuses to
 /// overwrite it (two writable masters need a person); once it is read-only, after replaces it.
@@ -248,35 +171,4 @@ fn an_unverifiable_rerun_leaves_the_published_master_alone() {
     new.set_read_only(true);
     after(&dc, &[&new_host, &new_port], &[]).exits(3).stdout_contains("is not writable: read_only");
     assert_eq!((dc.master_node(), dc.master_kv()), (None, None));
-}
-
-/// Issue 11, defect 5: Consul applies the transaction but the reply is lost. The hooks read
-/// again and report what Consul holds; the action log never says the change did not happen.
-#[test]
-fn a_lost_reply_is_re_read_and_reported_as_applied() {
-    use consul_standin::LostReply;
-    let new = writable_master(12);
-    let (_lease, [old_host, old_port]) = dead_old_master();
-    let [new_host, new_port] = hook_args(&new);
-    let four = [old_host.as_str(), &old_port, &new_host, &new_port];
-    let dc = Dc::new();
-    dc.seed(host(11), None);
-
-    dc.standin.lose_next_reply(AGENT, LostReply::Hang).unwrap();
-    before(&dc, &four, &[])
-        .exits(0)
-        .stdout_contains(&format!("old master {old_host}:{old_port} taken out of consul"))
-        .stdout_contains("the reply to the transaction was lost (consul at 127.0.0.1:")
-        .stdout_contains("a re-read shows it applied");
-    assert_eq!((dc.master_node(), dc.master_kv()), (None, None));
-
-    dc.standin.lose_next_reply(AGENT, LostReply::Reset).unwrap();
-    after(&dc, &four, &[])
-        .exits(0)
-        .stdout_contains(&format!("published {new_host}:{new_port} as the master"))
-        .stdout_contains("lost the reply to PUT /v1/txn");
-    assert_eq!((dc.master_node(), dc.master_kv()), (Some(new_host.clone()), Some(new_host)));
-    let log = dc.log_lines();
-    assert!(log.iter().all(|l| !l.contains(" action=failed ")), "{log:#?}");
-    assert_eq!(log.iter().filter(|l| l.contains(" action=unpublish ") || l.contains(" action=publish ")).count(), 2, "{log:#?}");
 }

@@ -30,7 +30,7 @@ if it answers (MariaDB has no super_read_only: users with READ_ONLY ADMIN still 
 
 Exit codes:
   0  done: Consul holds no record of the old master (fencing problems are reported, not fatal)
-  1  Consul unreachable or kept changing: nothing changed, retry is safe
+  1  Consul unreachable, kept changing or lost its reply: the message says what it holds; retry is safe
   2  bad arguments or settings: nothing touched
   4  Consul refused (ACL denied, TLS, rejected request): fix the token or settings
 mysqlfailover 1.6.5 only logs the code; <= 1.6.4 aborts the failover when it is >= --script-threshold."

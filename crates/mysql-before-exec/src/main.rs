@@ -2,7 +2,7 @@
 //! Consul (catalog + KV) so no client writes to it while the master moves, and optionally
 //! fences the old master with `read_only`.
 
-mod cli;
+use mysql_before_exec::cli;
 
 use std::process::ExitCode;
 

@@ -2,14 +2,10 @@
 //! input exits 2 with a message and leaves Consul and the action log untouched; the action log
 //! file comes from flag, environment or config file; an unreachable old master is no error.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
+use sengu_testsupport::hooks::{assert_refused, Dc, KV_KEY, MOVE_KEY};
+use sengu_testsupport::{run, run_env};
 
-#[path = "../../mysql-after-exec/tests/hooks/mod.rs"]
-mod hooks;
-
-use hooks::{assert_refused, before, Dc, KV_KEY, MOVE_KEY};
-use support::{run, run_env};
+use crate::before;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-before-exec");
 
@@ -19,7 +15,7 @@ fn help_exits_zero_and_names_the_caller_and_the_exit_codes() {
         .exits(0)
         .stdout_contains("mysqlfailover --exec-before")
         .stdout_contains("OLD_HOST OLD_PORT NEW_HOST NEW_PORT")
-        .stdout_contains("1  Consul unreachable or kept changing")
+        .stdout_contains("1  Consul unreachable, kept changing or lost its reply")
         .stdout_contains("[env: SENGU_FENCE_OLD_MASTER=]");
 }
 
@@ -59,7 +55,7 @@ fn a_fifo_or_dev_zero_as_config_token_or_option_file_is_refused_at_once() {
     let dc = Dc::new();
     dc.seed("127.0.0.11".parse().unwrap(), Some("127.0.0.12".parse().unwrap()));
     let fifo = dc.dir().join("fifo");
-    support::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
+    sengu_testsupport::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
     let fifo = fifo.to_str().unwrap();
     let args = ["127.0.0.11", "3306", "127.0.0.12", "3306"];
     for path in [fifo, "/dev/zero"] {
@@ -147,13 +143,13 @@ fn a_hung_resolver_costs_fencing_and_consul_only_their_own_budget() {
     let argv = resolver.wrap(BIN, &["db1.example", "3306", "127.0.0.12", "3306"]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let limit = std::time::Duration::from_millis(3500);
-    support::run_env_within(limit, argv[0], &argv[1..], &env)
+    sengu_testsupport::run_env_within(limit, argv[0], &argv[1..], &env)
         .exits(0)
         .stdout_contains("old master not fenced, it is unreachable: mysql db1.example:3306 did not answer within ")
         .stdout_contains("(its name \"db1.example\" did not resolve within 1.0s)");
 
     env.extend([("CONSUL_HTTP_ADDR", "consul.example:8500"), ("SENGU_TIMEOUT", "2s"), ("SENGU_FENCE_OLD_MASTER", "false")]);
     let snapshot = dc.snapshot();
-    support::run_env_within(limit, argv[0], &argv[1..], &env).exits(1).stdout_contains("consul at consul.example:8500");
+    sengu_testsupport::run_env_within(limit, argv[0], &argv[1..], &env).exits(1).stdout_contains("consul at consul.example:8500");
     assert_eq!(dc.snapshot(), snapshot);
 }

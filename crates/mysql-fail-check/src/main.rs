@@ -2,7 +2,7 @@
 //! really down, from the replicas' view too, before a failover starts: exit 2 only for a master
 //! confirmed dead, exit 0 for everything else, bad input included.
 
-mod cli;
+use mysql_fail_check::cli;
 
 use std::process::ExitCode;
 

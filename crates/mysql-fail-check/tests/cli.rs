@@ -3,12 +3,9 @@
 //! reaches the durable log; a master nobody can vouch for follows the configured rule; the
 //! state file carries the dead streak from run to run and survives corruption.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
 use std::path::Path;
 
-use support::{run, run_env};
+use sengu_testsupport::{run, run_env};
 use testbed::ports::{host, reserve, PortLease};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-fail-check");
@@ -80,7 +77,7 @@ fn a_broken_config_file_or_variable_never_starts_a_failover() {
 fn a_fifo_or_dev_zero_as_config_or_token_file_is_bad_input_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    support::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
+    sengu_testsupport::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
     let log = dir.path().join("actions.log");
     let (fifo, log) = (fifo.to_str().unwrap(), log.to_str().unwrap());
     let limit = std::time::Duration::from_secs(3);
@@ -88,14 +85,14 @@ fn a_fifo_or_dev_zero_as_config_or_token_file_is_bad_input_at_once() {
     for path in [fifo, "/dev/zero"] {
         let kind = if path == fifo { "a fifo" } else { "a character device" };
         let refused = format!("cannot read config file {path}: not a regular file (it is {kind})");
-        support::run_env_within(limit, BIN, &args, &[("SENGU_CONFIG", path), ("SENGU_LOG_FILE", log)])
+        sengu_testsupport::run_env_within(limit, BIN, &args, &[("SENGU_CONFIG", path), ("SENGU_LOG_FILE", log)])
             .exits(0)
             .stdout_starts_with(&format!("{CRITICAL}{refused}"));
-        support::run_env_within(limit, BIN, &["--config", path, "127.0.0.11", "3306"], &[("SENGU_LOG_FILE", log)])
+        sengu_testsupport::run_env_within(limit, BIN, &["--config", path, "127.0.0.11", "3306"], &[("SENGU_LOG_FILE", log)])
             .exits(0)
             .stdout_starts_with(&format!("{CRITICAL}{refused}"));
         let token = [("CONSUL_HTTP_TOKEN_FILE", path), ("SENGU_LOG_FILE", log), ("SENGU_REPLICA_SERVICE", "mysql")];
-        support::run_env_within(limit, BIN, &args, &token)
+        sengu_testsupport::run_env_within(limit, BIN, &args, &token)
             .exits(0)
             .stdout_starts_with(CRITICAL)
             .stdout_contains(&format!("cannot read token file {path:?}: not a regular file (it is {kind})"));
@@ -127,7 +124,7 @@ fn dead_master() -> PortLease {
     reserve(host(11))
 }
 
-fn dead_run(dir: &Path, port: &PortLease, extra: &[&str]) -> support::Run {
+fn dead_run(dir: &Path, port: &PortLease, extra: &[&str]) -> sengu_testsupport::Run {
     let (state, log, port) = (dir.join("state"), dir.join("actions.log"), port.port().to_string());
     let mut args = vec!["127.0.0.11", port.as_str(), "--state-dir", state.to_str().unwrap(), "--log-file", log.to_str().unwrap()];
     args.extend_from_slice(extra);

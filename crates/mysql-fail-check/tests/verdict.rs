@@ -3,22 +3,18 @@
 //! too and enough runs agree; a master the monitor cannot reach while replicas still replicate
 //! is never dead; replicas down follow the configured rule.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-mod proxy;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use consul_standin::Standin;
 use sengu::consul::{CatalogRegistration, Client, ClientConfig, Service};
-use support::{run, Run};
+use sengu_testsupport::{run, Run};
 use tempfile::TempDir;
 use testbed::mariadb::{GtidCluster, MONITOR_PASSWORD, MONITOR_USER};
 use testbed::ports::host;
 
-use proxy::Proxy;
+use crate::proxy::Proxy;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mysql-fail-check");
 
@@ -243,7 +239,7 @@ fn a_hung_resolver_ends_within_the_budget_without_a_failover() {
     let args = ["db1.example", "3306", "--timeout", "2s", "--state-dir", state.to_str().unwrap(), "--log-file", log.to_str().unwrap()];
     let argv = resolver.wrap(BIN, &args);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    support::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[])
+    sengu_testsupport::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[])
         .exits(0)
         .stdout_starts_with("mysql-fail-check: CRITICAL: master db1.example:3306 is unreachable and no replica can tell");
 }

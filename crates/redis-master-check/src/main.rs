@@ -3,7 +3,7 @@
 //! Everything it decides lives in `sengu::master_check`; this only merges the settings, runs
 //! the check once and turns its outcome into the exit code (0 passing, 1 warning, 2 critical).
 
-mod cli;
+use redis_master_check::cli;
 
 use std::process::ExitCode;
 

@@ -2,13 +2,10 @@
 //! code and a clear message, and where each setting comes from (flag > environment > config
 //! file > default) shows in what the check does.
 
-#[path = "support/mod.rs"]
-mod support;
-mod scenario;
-
-use scenario::{black_hole, dead_port};
-use support::{run, run_env};
+use sengu_testsupport::{run, run_env};
 use testbed::host;
+
+use crate::scenario::{black_hole, dead_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_redis-master-check");
 
@@ -95,7 +92,7 @@ fn the_timeout_flag_beats_the_environment_and_the_file() {
     run_env(BIN, &with_flag, &[("SENGU_CONFIG", config), ("SENGU_TIMEOUT", "1s")]).exits(2).stdout_contains("did not answer within 100ms");
 }
 
-fn check_with_config(config: &std::path::Path) -> support::Run {
+fn check_with_config(config: &std::path::Path) -> sengu_testsupport::Run {
     run(BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--config", config.to_str().unwrap()])
 }
 
@@ -116,7 +113,7 @@ fn config_file_errors_are_critical_and_name_the_file() {
 
     let own = dir.path().join("own.toml");
     std::fs::write(&own, "[redis-master-check]\nsentinels = [\"10.0.0.1\"]\n").unwrap();
-    check_with_config(&own).exits(2).stdout_starts_with("CRITICAL: invalid value for \"sentinels\" in [redis-master-check]");
+    check_with_config(&own).exits(2).stdout_starts_with("CRITICAL: invalid value for \"sentinels[0]\" in [redis-master-check]");
 
     let missing = dir.path().join("missing.toml");
     check_with_config(&missing).exits(2).stdout_starts_with(&format!("CRITICAL: cannot read config file {}: ", missing.display()));
@@ -193,10 +190,10 @@ fn user_info_in_consul_http_addr_never_reaches_the_output() {
 fn a_fifo_or_dev_zero_as_config_is_critical_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("fifo");
-    support::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
+    sengu_testsupport::stuck_fifo(&fifo, std::time::Duration::from_secs(5));
     let fifo = fifo.to_str().unwrap();
     for (path, kind) in [(fifo, "a fifo"), ("/dev/zero", "a character device")] {
-        support::run_env_within(std::time::Duration::from_secs(3), BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--config", path], &[])
+        sengu_testsupport::run_env_within(std::time::Duration::from_secs(3), BIN, &["--redis", "127.0.0.1:6379", "--service", "redis", "--config", path], &[])
             .exits(2)
             .stdout_starts_with(&format!("CRITICAL: cannot read config file {path}: not a regular file (it is {kind})"));
     }

@@ -3,12 +3,11 @@
 //! switch, and never two masters at once (sampled every 50 ms from before the kill until after
 //! DNS follows).
 
-mod scenario;
-
 use std::time::{Duration, Instant};
 
-use scenario::{Consul, Shipped, redis_set, sample_masters, wait_master_in_dns};
 use testbed::host;
+
+use crate::scenario::{Consul, Shipped, redis_set, sample_masters, wait_master_in_dns};
 
 /// The shipped definitions' check interval.
 const INTERVAL: Duration = Duration::from_secs(2);
@@ -66,7 +65,7 @@ fn in_role_mode_dns_follows_a_failover_within_one_interval_and_never_lists_two_m
 fn in_the_seed_layout_dns_follows_a_failover_within_one_interval_and_never_lists_two_masters() {
     // The seed layout has no tags to move: the dead master must leave DNS by failing its check
     // (failures_before_critical 2 at a 2 s interval) before Sentinel promotes, so
-    // down-after-milliseconds must exceed 2 intervals plus --timeout, as README says.
+    // down-after-milliseconds must exceed 2 intervals plus --timeout (docs/redis-master-check.md).
     let mut set = redis_set(3, Duration::from_secs(6));
     let consul = Consul::start(&set, Some(Shipped::Master));
     wait_master_in_dns(&consul, host(11), Duration::from_secs(10), || consul.history(0, Shipped::Master));

@@ -3,16 +3,13 @@
 //! unreachable, hung or denying while tags are published. The binary is run directly, as
 //! Consul would, against real processes.
 
-mod scenario;
-#[path = "support/mod.rs"]
-mod support;
-
 use std::time::{Duration, Instant};
 
-use scenario::{BIN, SERVICE, argv, black_hole, dead_port, dns_standin, register_master_in_catalog};
-use support::{Run, run, run_env};
+use sengu_testsupport::{Run, run, run_env};
 use testbed::host;
 use testbed::redis::{RedisServer, Sentinel};
+
+use crate::scenario::{self, BIN, SERVICE, argv, black_hole, dead_port, dns_standin, register_master_in_catalog};
 
 fn check(args: &[String]) -> Run {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -226,7 +223,7 @@ fn a_hung_resolver_with_host_names_ends_within_the_budget() {
         let args = [&["--redis", addr.as_str(), "--service", SERVICE, "--advertise-ip", ip, "--role", role, "--timeout", "2s"][..], &sentinels].concat();
         let argv = resolver.wrap(BIN, &args);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let run = support::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[]);
+        let run = sengu_testsupport::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[]);
         run.exits(1).stdout_starts_with(&first).stdout_contains("sentinel s1.example:26379 is unreachable: its name \"s1.example\" did not resolve within 200ms");
     }
 }

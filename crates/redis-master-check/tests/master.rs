@@ -2,13 +2,12 @@
 //! definition: the master passes with a stable line 1, the replica stays critical, and DNS names
 //! the master alone. Also pins what makes the shipped definitions safe to use as they are.
 
-mod scenario;
-
 use std::time::Duration;
 
-use scenario::{Consul, NODES, Shipped, redis_set, wait_master_in_dns};
 use serde_json::Value;
 use testbed::{host, wait_until};
+
+use crate::scenario::{Consul, NODES, Shipped, redis_set, wait_master_in_dns};
 
 #[test]
 fn in_the_seed_layout_the_master_passes_and_the_replica_stays_critical() {

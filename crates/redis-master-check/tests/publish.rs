@@ -5,19 +5,16 @@
 //! instance that is not critical is respected; a transaction planned from a stale read is
 //! rolled back whole.
 
-mod scenario;
-#[path = "support/mod.rs"]
-mod support;
-
 use std::time::Duration;
 
 use consul_standin::Standin;
-use scenario::{BIN, Consul, MASTER_NAME, NODES, SERVICE, argv, client, dead_port};
 use sengu::addr::HostPort;
 use sengu::consul::{AgentCheck, CheckStatus, ServiceRegistration};
 use sengu::roles::{self, Claim, Others, RoleTags};
 use testbed::host;
 use testbed::redis::RedisSet;
+
+use crate::scenario::{self, BIN, Consul, MASTER_NAME, NODES, SERVICE, argv, client, dead_port};
 
 /// Registers the `redis` instance of host `i` through its own agent.
 fn register(standin: &Standin, i: usize, port: u16, tags: &[&str], tag_override: bool, check: Option<AgentCheck>) {
@@ -43,7 +40,7 @@ fn instance(standin: &Standin, i: usize) -> (Vec<String>, u64) {
 }
 
 /// Runs the check on host `i`; `extra` may replace the stand-in's DNS with its own --dns-server.
-fn check(set: &RedisSet, consul: &Consul, i: usize, extra: &[String]) -> support::Run {
+fn check(set: &RedisSet, consul: &Consul, i: usize, extra: &[String]) -> sengu_testsupport::Run {
     let mut args = argv(&[
         &"--redis", &set.server(i).addr(), &"--service", &SERVICE, &"--role", &"auto", &"--publish-tags",
         &"--consul-addr", &consul.agent_url(i), &"--sentinel-master", &MASTER_NAME,
@@ -53,7 +50,7 @@ fn check(set: &RedisSet, consul: &Consul, i: usize, extra: &[String]) -> support
     }
     args.extend_from_slice(extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    support::run(BIN, &args)
+    sengu_testsupport::run(BIN, &args)
 }
 
 #[test]

@@ -2,12 +2,11 @@
 //! are warnings; a replica whose link is down, or that follows another master than the
 //! sentinels', is critical.
 
-mod scenario;
-
 use std::time::Duration;
 
-use scenario::{Consul, NODES, Shipped, redis_set};
 use testbed::{host, wait_until};
+
+use crate::scenario::{self, Consul, NODES, Shipped, redis_set};
 
 #[test]
 fn the_role_layout_passes_master_and_replica_and_tags_them() {
@@ -27,18 +26,15 @@ fn the_role_layout_passes_master_and_replica_and_tags_them() {
     }
 }
 
-#[path = "support/mod.rs"]
-mod support;
-
-use scenario::{BIN, SERVICE, argv};
+use crate::scenario::{BIN, SERVICE, argv};
 use testbed::redis::{RedisServer, RedisSet};
 
 /// Runs the check in replica mode on the set's replica.
-fn check_replica(set: &RedisSet, extra: &[String]) -> support::Run {
+fn check_replica(set: &RedisSet, extra: &[String]) -> sengu_testsupport::Run {
     let mut args = argv(&[&"--redis", &set.server(1).addr(), &"--service", &SERVICE, &"--advertise-ip", &"127.0.0.12", &"--role", &"replica"]);
     args.extend_from_slice(extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    support::run(BIN, &args)
+    sengu_testsupport::run(BIN, &args)
 }
 
 /// A field of the replica's `INFO replication`.

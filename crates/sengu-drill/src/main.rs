@@ -2,7 +2,7 @@
 //! report what the applications felt: a planned Redis switchover through Sentinel, any MySQL
 //! switchover command, and the history of past drills in Consul KV.
 
-mod cli;
+use sengu_drill::cli;
 
 use std::process::ExitCode;
 

@@ -1,10 +1,7 @@
 //! `sengu-drill` as an operator types it, without a lab: help, and bad input that exits 2
 //! with a message before anything is touched.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-use support::run;
+use sengu_testsupport::run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sengu-drill");
 

@@ -4,20 +4,16 @@
 //! lifted; and the Redis behaviour the switch sequence relies on (a write-paused master
 //! accepts `REPLICAOF` and never applies the writes blocked behind the pause).
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod lab;
-
 use std::time::Duration;
 
-use lab::{Lab, BIN};
 use serde_json::Value;
-use support::run;
+use sengu_testsupport::run;
 use testbed::redis::{RedisServer, Role};
 use testbed::host;
 
-fn drill(lab: &Lab, extra: &[&str]) -> (support::Run, Value) {
+use crate::lab::{Lab, BIN};
+
+fn drill(lab: &Lab, extra: &[&str]) -> (sengu_testsupport::Run, Value) {
     let args = lab.drill_args(extra);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run(BIN, &args);

@@ -110,6 +110,21 @@ impl fmt::Display for HostPort {
     }
 }
 
+/// Written and read as `HOST:PORT` (`[v6]:PORT`), as on a command line: config files,
+/// `--print-config` and the layering of settings use the same text.
+impl serde::Serialize for HostPort {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HostPort {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

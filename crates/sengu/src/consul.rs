@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 pub use agent::{AgentCheck, AgentSelf, ServiceRegistration};
 pub use catalog::{CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogService, Node, Service, Weights};

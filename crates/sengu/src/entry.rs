@@ -82,7 +82,14 @@ pub(crate) fn run_with<C: clap::Parser>(
             Ok(Ok(code)) => return code,
             Ok(Err(failure)) => match failure.downcast::<clap::Error>() {
                 Ok(usage) => Caught::Usage(*usage),
-                Err(failure) => Caught::Failed(error_chain(failure.as_ref())),
+                Err(failure) => match failure.downcast::<crate::settings::SetupError>() {
+                    // A refused setting reads like clap's own refusal of a flag.
+                    Ok(setup) => match *setup {
+                        crate::settings::SetupError::Usage(usage) => Caught::Usage(usage.format(&mut C::command())),
+                        other => Caught::Failed(error_chain(&other)),
+                    },
+                    Err(failure) => Caught::Failed(error_chain(failure.as_ref())),
+                },
             },
             // The default panic hook has already put the location on stderr.
             Err(payload) => Caught::Failed(format!("internal error: {} (this is a bug in {program})", panic_message(payload.as_ref()))),

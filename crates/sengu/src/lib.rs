@@ -13,6 +13,7 @@
 //! - [`files`]: reading config and secret files with a bound (regular files only, capped size).
 //! - [`human`]: durations for people, rounded to what matters (`2.0s`, `221ms`).
 //! - [`actionlog`]: the durable one-line-per-action log that hooks write.
+//! - [`secret`]: the one secret type (no `Display`, `Debug` prints `***`).
 //! - [`redact`]: credentials taken out of command lines and outputs before they are recorded.
 //! - [`entry`]: process start-up shared by every binary (panic → exit 2).
 //!
@@ -42,4 +43,5 @@ pub mod rebalance;
 pub mod redact;
 pub mod redis;
 pub mod roles;
+pub mod secret;
 pub mod settings;

@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::actionlog;
 use crate::addr::HostPort;
@@ -85,38 +85,45 @@ pub enum Error {
     SecretFile { what: &'static str, path: PathBuf, source: io::Error },
     #[error("the {what} file {} is empty", .path.display())]
     EmptySecret { what: &'static str, path: PathBuf },
+    /// A programming error: a table's fields do not survive their own serde form.
+    #[error("cannot merge the flags with [{table}] (a bug): {message}")]
+    Layering { table: &'static str, message: String },
     /// A programming error: code asked for a table that is not in [`SECTIONS`].
     #[error("[{0}] is not one of sengu's config tables (a bug)")]
     UndeclaredSection(String),
+}
+
+/// Why an executable cannot start its run, whatever the executable: every settings step
+/// returns this. Nothing has been asked or changed yet; [`crate::entry`] prints a
+/// [`SetupError::Usage`] like clap's own usage errors, the rest as one line, and exits 2 (or,
+/// for `mysql-fail-check`, 0 with its bad-input line).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A flag, variable or key that is missing or has a value the executable cannot use.
+    #[error("{}", .0.to_string().trim_start_matches("error: ").trim_end())]
+    Usage(clap::Error),
+    #[error(transparent)]
+    Settings(#[from] Error),
+    #[error("{0}")]
+    Consul(#[from] crate::consul::Error),
+    #[error("mysql credentials: {0}")]
+    Credentials(#[from] crate::mysql::OptionFileError),
+    #[error("invalid {what} {value:?}: {reason}")]
+    BadValue { what: &'static str, value: String, reason: String },
+}
+
+impl SetupError {
+    /// A usage error: `message` as clap would print it for a refused value.
+    pub fn usage(message: impl fmt::Display) -> SetupError {
+        SetupError::Usage(clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{message}\n")))
+    }
 }
 
 fn at_line(line: Option<usize>) -> String {
     line.map(|n| format!(", line {n}")).unwrap_or_default()
 }
 
-/// A password or token: sengu's one secret type, used by Consul (ACL token, basic-auth
-/// password), Redis and MySQL alike. `Debug` prints `***` and there is no `Display`, so it
-/// cannot reach a message or the action log by accident (the action log only takes `Display`
-/// values).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that sends it to a server.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 /// Reads a secret from a file, trimming surrounding whitespace (a trailing newline, as editors
 /// and `echo` leave it). `what` names the secret in errors, e.g. "redis password".
@@ -275,9 +282,74 @@ pub mod optional_duration {
     use super::*;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|t| parse_duration(&t).map_err(serde::de::Error::custom)).transpose()
     }
+
+    /// Exact (`1s 500ms`), so that a value survives layering and `--print-config` unchanged.
+    pub fn serialize<S: serde::Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => serializer.collect_str(&humantime::format_duration(*d)),
+            None => serializer.serialize_none(),
+        }
+    }
+}
+
+/// A table of the config file that is also a group of flags: each setting is declared once, as
+/// an `Option` (or `Vec`) field carrying its flag and environment variable
+/// (`#[arg(long, env = "SENGU_…")]`, no clap default) and, by its field name, its key in
+/// `[NAME]`. [`layer`] merges the two; the executable fills what is still unset with its
+/// defaults and validates in one place.
+///
+/// ```
+/// # use std::time::Duration;
+/// #[derive(Debug, Default, clap::Args, serde::Serialize, serde::Deserialize)]
+/// #[serde(default, deny_unknown_fields)]
+/// struct Check {
+///     /// Time budget
+///     #[arg(long, env = "SENGU_TIMEOUT", value_parser = sengu::settings::parse_timeout)]
+///     #[serde(with = "sengu::settings::optional_duration")]
+///     timeout: Option<Duration>,
+/// }
+/// impl sengu::settings::Table for Check {
+///     const NAME: &'static str = "redis-master-check";
+/// }
+/// let config = sengu::settings::ConfigFile::parse("/etc/sengu/sengu.toml".into(),
+///     "[redis-master-check]\ntimeout = \"3s\"\n").unwrap();
+/// let from_flags = Check::default();
+/// let merged = sengu::settings::layer(&from_flags, &config).unwrap();
+/// assert_eq!(merged.timeout.unwrap_or(Duration::from_secs(2)), Duration::from_secs(3));
+/// ```
+pub trait Table: Serialize + DeserializeOwned + Default {
+    /// The table's name in the config file, one of [`SECTIONS`].
+    const NAME: &'static str;
+}
+
+/// `flags` (what clap read from the command line, else the environment) layered over the
+/// table `[T::NAME]` of `config`: a field the flags left unset (`None`, or an empty list) takes
+/// the file's value; what both left unset stays unset for the executable's default.
+pub fn layer<T: Table>(flags: &T, config: &ConfigFile) -> Result<T, Error> {
+    let file: T = config.section(T::NAME)?;
+    overlay(flags, &file).map_err(|e| Error::Layering { table: T::NAME, message: e.to_string() })
+}
+
+/// `top` with its unset fields taken from `bottom`, field by field through their serde form.
+fn overlay<T: Serialize + DeserializeOwned>(top: &T, bottom: &T) -> Result<T, serde_json::Error> {
+    use serde_json::Value;
+    let unset = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.is_empty(),
+        Some(_) => false,
+    };
+    let (mut merged, bottom) = (serde_json::to_value(top)?, serde_json::to_value(bottom)?);
+    if let (Value::Object(merged), Value::Object(bottom)) = (&mut merged, bottom) {
+        for (key, value) in bottom {
+            if unset(merged.get(&key)) {
+                merged.insert(key, value);
+            }
+        }
+    }
+    serde_json::from_value(merged)
 }
 
 /// Reads a host and a port given as two positional arguments (as failover managers pass them)

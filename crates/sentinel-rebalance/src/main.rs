@@ -2,7 +2,7 @@
 //! the spare sentinel so the master's host runs fewer sentinels than the replica's, and
 //! publishes the new roles to Consul at once. The work is `sengu::rebalance`.
 
-mod cli;
+use sentinel_rebalance::cli;
 
 use std::process::ExitCode;
 

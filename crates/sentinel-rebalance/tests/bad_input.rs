@@ -2,12 +2,7 @@
 //! or stopped — proven against a live pair where a valid call *would* start the floating
 //! sentinel: after every bad call it still runs nowhere, and then a good call starts it.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod pair;
-
-use pair::{Pair, H};
+use crate::pair::{self, Pair, H};
 
 #[test]
 fn every_bad_input_exits_two_and_changes_nothing() {

@@ -3,10 +3,7 @@
 //! arrive through the environment and the config file. The bad-input cases against a live pair
 //! are in `bad_input.rs`.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-use support::{run, run_env};
+use sengu_testsupport::{run, run_env};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sentinel-rebalance");
 const SEVEN: [&str; 7] = ["mymaster", "leader", "start", "127.0.0.11", "6379", "127.0.0.12", "6379"];

@@ -3,15 +3,11 @@
 //! the floating sentinel, the rest find the work done. And the handover's safety rule: a copy
 //! that cannot be proven stopped (a frozen peer) is never joined by a second one.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod pair;
-
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use pair::{Pair, H};
+
+use crate::pair::{self, Pair, H};
 
 /// A pair whose floating sentinel runs on the master's host A: the state after a failover,
 /// before the returning host took it over. No scripts, so only the test's runs act.
@@ -25,7 +21,7 @@ fn misplaced() -> Pair {
 #[test]
 fn concurrent_runs_on_both_hosts_move_the_floating_sentinel_exactly_once() {
     let p = misplaced();
-    let runs: Vec<(H, support::Run)> = std::thread::scope(|scope| {
+    let runs: Vec<(H, sengu_testsupport::Run)> = std::thread::scope(|scope| {
         let handles: Vec<_> = [H::B, H::B, H::B, H::A, H::B, H::A]
             .into_iter()
             .map(|h| {

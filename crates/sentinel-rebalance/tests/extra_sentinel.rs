@@ -3,14 +3,9 @@
 //! and once it is stopped resets the sentinels one at a time until each knows exactly the
 //! other two again.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod pair;
-
 use std::time::Duration;
 
-use pair::{Pair, H};
+use crate::pair::{self, Pair, H};
 
 #[test]
 fn a_hand_started_extra_sentinel_is_reported_and_reset_away_once_stopped() {

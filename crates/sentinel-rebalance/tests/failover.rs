@@ -3,14 +3,9 @@
 //! Consul and DNS follow within a second, the old host returns as a replica and pulls the
 //! floating sentinel, the sentinels count exactly 3 — and then the same in the other direction.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod pair;
-
 use std::time::{Duration, Instant};
 
-use pair::{Pair, H};
+use crate::pair::{self, Pair, H};
 
 /// How long the sentinels get to fail over (down-after 2 s, election, promotion).
 const FAILOVER: Duration = Duration::from_secs(30);

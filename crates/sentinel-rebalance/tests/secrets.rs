@@ -4,15 +4,10 @@
 //! stays private; and a config in a directory other users can enter is refused before anything
 //! is stopped or started.
 
-#[path = "../../redis-master-check/tests/support/mod.rs"]
-mod support;
-
-mod pair;
-
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use pair::{Pair, H};
+use crate::pair::{self, Pair, H};
 
 #[test]
 fn the_floating_config_stays_private_through_sentinels_rewrites() {

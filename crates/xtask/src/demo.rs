@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: installs what is missing, builds every executable, then runs the demo
 //! program. The program lives in the `sengu-e2e` package (`tests/src/bin/sengu-demo.rs`)
-//! because it needs the testbed and the library, which xtask deliberately does not depend on;
+//! because it needs the testbed, which xtask deliberately does not depend on;
 //! it finds the executables it runs next to itself in the target directory.
 
 use std::process::Command;

@@ -9,11 +9,14 @@
 //!   failover and a MySQL switchover, printed as a timeline.
 //! - `bench`: the same in release mode, then the benchmark table (wall time and peak RSS per
 //!   executable, the Redis drill's switchover figures over 20 rounds).
+//! - `man`: the man pages (`docs/man/`) and shell completions (`docs/completions/`), rendered
+//!   from the executables' clap definitions; a test fails when the committed ones are stale.
 //!
 //! Tests never depend on xtask: once the packages are there, plain `cargo test` passes too.
 
 mod bench;
 mod demo;
+mod man;
 mod packages;
 mod test;
 #[cfg(test)]
@@ -33,7 +36,8 @@ Tasks:
   demo            install missing test packages, build, then run the whole suite in a local lab:
                   a planned Redis drill, a crash failover, a MySQL switchover, Consul's state
   bench [ARGS...] install missing test packages, build in release mode, then print the table of
-                  per-executable costs and switchover figures (--iterations N, --rounds N)";
+                  per-executable costs and switchover figures (--iterations N, --rounds N)
+  man             write docs/man/*.1 and docs/completions/ from the executables' clap definitions";
 
 fn main() -> ExitCode {
     match try_main() {
@@ -52,6 +56,7 @@ fn try_main() -> Result<(), DynError> {
         Some("test") => test::run(args.collect()),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(args.collect()),
+        Some("man") => man::run(),
         Some("-h" | "--help" | "help") => {
             println!("{HELP}");
             Ok(())

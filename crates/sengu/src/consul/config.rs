@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::Error;
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// The agent address used when neither a flag nor `CONSUL_HTTP_ADDR` gives one.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8500";

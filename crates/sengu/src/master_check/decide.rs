@@ -466,6 +466,8 @@ pub enum FenceResult {
     Demoted { me: HostPort, to: HostPort },
     /// Writes are paused for `duration` (renewed every run); demoting was not safe: `reason`.
     Paused { me: HostPort, duration: Duration, reason: String },
+    /// Nothing was done: a sentinel shows a switch to this node under way (`reason`).
+    Held { me: HostPort, reason: String },
     /// Fencing failed (the local Redis did not accept the commands).
     Failed { me: HostPort, error: String },
 }
@@ -490,6 +492,9 @@ pub fn finish(d: Decision, fence: Option<FenceResult>, publish: Option<Result<Pu
                 "fence",
                 format!("writes to stale master {me} are paused for {}; not demoted: {reason}", humantime::format_duration(duration)),
             ));
+        }
+        Some(FenceResult::Held { me, reason }) => {
+            out.push(SubResult::critical("fence", format!("stale master {me} not fenced: {reason}")));
         }
         Some(FenceResult::Failed { me, error }) => {
             out.push(SubResult::critical("fence", format!("cannot fence stale master {me}: {error}")));

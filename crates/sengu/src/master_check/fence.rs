@@ -8,6 +8,14 @@
 //! a misconfigured master name: a strict majority of the configured sentinels lists this node
 //! among the replicas of the master they name, and that master answers `role:master`. Without
 //! both, the pause stays (renewed by the next run) and nothing else changes.
+//!
+//! Before even the pause, [`switch_under_way`] asks every sentinel for its view of the master:
+//! while one of them runs a failover, or names this node master at a newer config epoch than
+//! the majority's, a switch *to* this node is spreading (a planned `SENTINEL FAILOVER` whose
+//! leader is ahead of the others' hellos, with the old master still answering `role:master`).
+//! Fencing then would pause, even demote, the master all of them are about to name, so nothing
+//! is done. A stale master's own lagging sentinel after a partition also names it, but at an
+//! older epoch than the majority, so it does not hold the fence back.
 
 use std::time::Duration;
 
@@ -15,7 +23,7 @@ use ::redis::Value;
 
 use super::{FencePlan, FenceResult, Settings, same_endpoint};
 use crate::addr::HostPort;
-use crate::redis::{ConnectOptions, InfoRole, RedisConn, SentinelConn};
+use crate::redis::{ConnectOptions, InfoRole, RedisConn, SentinelConn, SentinelMaster};
 
 /// Fences `plan.me` within about `window`: each step (the local commands, then the guard's
 /// parallel questions) gets a third of it.
@@ -24,6 +32,9 @@ pub(crate) fn fence(settings: &Settings, plan: &FencePlan, window: Duration) -> 
     let step = super::observe::whole_ms(window / 6);
     let opts = ConnectOptions { connect_timeout: step, io_timeout: step, auth: settings.auth.clone(), ..Default::default() };
     let failed = |e: crate::redis::Error| FenceResult::Failed { me: me.clone(), error: e.to_string() };
+    if let Some(reason) = switch_under_way(settings, plan, &opts) {
+        return FenceResult::Held { me, reason };
+    }
     let mut conn = match RedisConn::connect(&settings.redis, &opts) {
         Ok(conn) => conn,
         Err(e) => return failed(e),
@@ -49,6 +60,46 @@ pub(crate) fn fence(settings: &Settings, plan: &FencePlan, window: Duration) -> 
         Ok(()) => FenceResult::Demoted { me, to: plan.master.clone() },
         Err(e) => paused(format!("demoted to a replica of {}, but the pause could not be lifted: {e}", plan.master)),
     }
+}
+
+/// Why a switch to `plan.me` is under way, if a reachable sentinel shows one: it runs a failover
+/// of the master, or it names `plan.me` master at a newer config epoch than any sentinel naming
+/// `plan.master`. Sentinels that cannot be asked show nothing.
+fn switch_under_way(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions) -> Option<String> {
+    let name = settings.sentinel_master.as_str();
+    let views: Vec<(HostPort, SentinelMaster)> = std::thread::scope(|scope| {
+        let asks: Vec<_> = unique(&settings.sentinels)
+            .into_iter()
+            .map(|s| (s, scope.spawn(move || SentinelConn::connect(s, opts).and_then(|mut c| c.master(name)))))
+            .collect();
+        asks.into_iter().filter_map(|(s, h)| h.join().ok().and_then(Result::ok).map(|m| (s.clone(), m))).collect()
+    });
+    held_by(&views, plan, name)
+}
+
+/// The pure part of [`switch_under_way`]: what the sentinels' views of master `name` say.
+fn held_by(views: &[(HostPort, SentinelMaster)], plan: &FencePlan, name: &str) -> Option<String> {
+    let names = |m: &SentinelMaster, who: &HostPort| same_endpoint(&HostPort { host: m.ip.clone(), port: m.port }, who);
+    let majority_epoch = views.iter().filter(|(_, m)| names(m, &plan.master)).map(|(_, m)| m.config_epoch).max().unwrap_or(0);
+    views.iter().find_map(|(s, m)| {
+        if m.flags.iter().any(|f| f == "failover_in_progress") {
+            Some(format!("sentinel {s} is running a failover of {name:?}"))
+        } else if names(m, &plan.me) && m.config_epoch > majority_epoch {
+            Some(format!("sentinel {s} names it master at config epoch {}, newer than the others' {majority_epoch}", m.config_epoch))
+        } else {
+            None
+        }
+    })
+}
+
+fn unique(sentinels: &[HostPort]) -> Vec<&HostPort> {
+    let mut unique: Vec<&HostPort> = Vec::new();
+    for s in sentinels {
+        if !unique.contains(&s) {
+            unique.push(s);
+        }
+    }
+    unique
 }
 
 /// Sentinel's own demotion (`sentinelSendSlaveOf`): one transaction that repoints the node,
@@ -77,12 +128,7 @@ fn demote(conn: &mut RedisConn, master: &HostPort) -> Result<(), crate::redis::E
 /// Checks that demoting is what Sentinel would do: the master answers `role:master`, and a
 /// strict majority of the configured sentinels lists this node as one of its replicas.
 fn safe_to_demote(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions) -> Result<(), String> {
-    let mut unique: Vec<&HostPort> = Vec::new();
-    for s in &settings.sentinels {
-        if !unique.contains(&s) {
-            unique.push(s);
-        }
-    }
+    let unique = unique(&settings.sentinels);
     let name = settings.sentinel_master.as_str();
     let (master_role, listing) = std::thread::scope(|scope| {
         let master = scope.spawn(|| RedisConn::connect(&plan.master, opts).and_then(|mut c| c.info_replication()));
@@ -112,3 +158,56 @@ fn safe_to_demote(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(s: &str) -> HostPort {
+        s.parse().unwrap()
+    }
+
+    fn view(sentinel: &str, master: &str, epoch: u64, flags: &str) -> (HostPort, SentinelMaster) {
+        let m = hp(master);
+        let master = SentinelMaster {
+            name: "mymaster".into(),
+            ip: m.host,
+            port: m.port,
+            flags: flags.split(',').map(String::from).collect(),
+            num_slaves: 1,
+            num_other_sentinels: 2,
+            quorum: 2,
+            failover_state: None,
+            config_epoch: epoch,
+            fields: Default::default(),
+        };
+        (hp(sentinel), master)
+    }
+
+    const ME: &str = "10.0.0.12:6379";
+    const OLD: &str = "10.0.0.11:6379";
+
+    fn plan() -> FencePlan {
+        FencePlan { me: hp(ME), master: hp(OLD) }
+    }
+
+    /// A planned `SENTINEL FAILOVER` to this node: first the leader runs it, then it names this
+    /// node at the new epoch while the others' hellos lag. Either way nothing is fenced.
+    #[test]
+    fn a_switch_to_this_node_that_is_still_spreading_holds_the_fence() {
+        let running = [view("10.0.0.11:26379", OLD, 3, "master"), view("10.0.0.12:26379", OLD, 3, "master,failover_in_progress")];
+        assert_eq!(held_by(&running, &plan(), "mymaster").unwrap(), "sentinel 10.0.0.12:26379 is running a failover of \"mymaster\"");
+        let ahead = [view("10.0.0.11:26379", OLD, 3, "master"), view("10.0.0.12:26379", ME, 4, "master"), view("10.0.0.12:26380", OLD, 3, "master")];
+        assert_eq!(held_by(&ahead, &plan(), "mymaster").unwrap(), "sentinel 10.0.0.12:26379 names it master at config epoch 4, newer than the others' 3");
+    }
+
+    /// After a partition the stale master's own sentinel still names it, at the old epoch: that
+    /// is no switch to it, and the fence goes ahead.
+    #[test]
+    fn a_lagging_sentinel_naming_a_stale_master_does_not_hold_the_fence() {
+        let lagging = [view("10.0.0.11:26379", OLD, 4, "master"), view("10.0.0.12:26379", ME, 3, "master"), view("10.0.0.12:26380", OLD, 4, "master")];
+        assert_eq!(held_by(&lagging, &plan(), "mymaster"), None);
+        assert_eq!(held_by(&[], &plan(), "mymaster"), None, "no sentinel answering shows no switch");
+    }
+}
+

@@ -24,11 +24,12 @@
 mod decide;
 mod fence;
 mod observe;
+mod settings;
+
+pub use settings::Args;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
-
-use serde::Deserialize;
 
 pub use decide::{
     Arbitration, Decision, DnsAnswer, FencePlan, FenceResult, Identity, IdentitySource, Mode, NamedMaster, Observations, Policy,
@@ -41,8 +42,6 @@ use crate::consul;
 use crate::redis::RedisAuth;
 use crate::roles::{self, RoleTags};
 
-/// The name of the config-file table.
-pub const SECTION: &str = "redis-master-check";
 /// `--timeout` when nothing sets it; the shipped definitions give Consul's check 3 s.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// `--max-lag` when nothing sets it: three times Redis's default `repl-ping-replica-period`
@@ -99,56 +98,6 @@ impl Settings {
             fence: self.fence_stale_master,
             sentinel_count: self.sentinel_count,
         }
-    }
-}
-
-/// The `[redis-master-check]` table of the config file; every key is optional and loses to the
-/// flag and its environment variable.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileSettings {
-    #[serde(deserialize_with = "de::host_port")]
-    pub redis: Option<HostPort>,
-    pub service: Option<String>,
-    pub datacenter: Option<String>,
-    pub domain: Option<String>,
-    #[serde(deserialize_with = "de::socket_addr")]
-    pub dns_server: Option<SocketAddr>,
-    pub advertise_ip: Option<IpAddr>,
-    pub role: Option<Mode>,
-    #[serde(deserialize_with = "de::host_ports")]
-    pub sentinels: Option<Vec<HostPort>>,
-    pub sentinel_count: Option<usize>,
-    pub sentinel_master: Option<String>,
-    /// Seconds.
-    pub max_lag: Option<u64>,
-    pub publish_tags: Option<bool>,
-    pub fence_stale_master: Option<bool>,
-    #[serde(with = "crate::settings::optional_duration")]
-    pub fence_duration: Option<Duration>,
-    pub master_tag: Option<String>,
-    pub replica_tag: Option<String>,
-    #[serde(with = "crate::settings::optional_duration")]
-    pub timeout: Option<Duration>,
-}
-
-mod de {
-    use super::*;
-    use serde::Deserializer;
-
-    pub fn host_port<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HostPort>, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map(Some).map_err(serde::de::Error::custom)
-    }
-
-    pub fn host_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<HostPort>>, D::Error> {
-        let list = Vec::<String>::deserialize(d)?;
-        list.iter().map(|s| s.parse().map_err(serde::de::Error::custom)).collect::<Result<_, _>>().map(Some)
-    }
-
-    pub fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map(Some).map_err(|_| serde::de::Error::custom(format!("invalid address {text:?} (expected IP:PORT)")))
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::optfile::{OptionFile, OptionFileError};
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// Option-file groups read for credentials, as the MariaDB client reads them (`[client]` is
 /// the one both MySQL and MariaDB clients share).

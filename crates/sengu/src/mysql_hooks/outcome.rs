@@ -28,8 +28,9 @@ pub enum HookExit {
     /// 2: bad arguments or settings; nothing was touched. (Also what `sengu::entry` uses for
     /// usage errors and panics.)
     BadInput,
-    /// 3: the new master failed verification (unreachable, read-only or still replicating);
-    /// Consul holds no master record rather than a wrong one.
+    /// 3: the new master failed verification. Shown read-only or still replicating: Consul
+    /// holds no master record rather than a wrong one. Only not verifiable (unreachable, timed
+    /// out, access denied): a record that already names it is left as it is.
     NewMasterRejected,
     /// 4: Consul refused the request (ACL denied, TLS, a request it rejects); retrying will not
     /// help until the token, policy or TLS settings are fixed.

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 
 use crate::addr::HostPort;
-use crate::consul::{self, Client};
-use crate::mysql::{Credentials, MysqlArgs, MysqlFileSettings, OptionFileError, Timeouts};
-use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
+use crate::consul::Client;
+use crate::mysql::{Credentials, MysqlArgs, MysqlFileSettings, Timeouts};
+use crate::settings::{optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
 
 /// Catalog node that stands for the master (the old shell hooks' name).
 pub const DEFAULT_MASTER_NODE: &str = "foo-db-master";
@@ -167,18 +167,7 @@ pub struct HookSettings {
     pub timeout: Duration,
 }
 
-/// Settings that cannot be used. The hook exits 2 before touching anything.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Settings(#[from] settings::Error),
-    #[error("{0}")]
-    Consul(#[from] consul::Error),
-    #[error("mysql credentials: {0}")]
-    Credentials(#[from] OptionFileError),
-    #[error("invalid {what} {value:?}: {reason}")]
-    BadValue { what: &'static str, value: String, reason: String },
-}
+pub use crate::settings::SetupError;
 
 impl HookSettings {
     /// Merges flags and environment (already in `args`, `flags`, `common`, `consul_args`) with

@@ -15,7 +15,7 @@ use ::redis::{ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue, RedisCo
 use super::info::{ReplicationInfo, Role};
 use super::{AuthFailure, Error, ServerKind};
 use crate::addr::HostPort;
-use crate::settings::Secret;
+use crate::secret::Secret;
 
 /// Credentials for Redis 6+ ACL users (`AUTH user password`) or the classic `requirepass`
 /// (`AUTH password`, when `user` is `None`).

@@ -21,7 +21,7 @@ use sengu::consul::{Client, ClientConfig, ServiceRegistration};
 use testbed::ports::{host, reserve, PortLease};
 use testbed::redis::{RedisSet, Sentinel};
 
-use crate::support::{run_env, Run};
+use sengu_testsupport::{run_env, Run};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_sentinel-rebalance");
 pub const FLOATING_MYID: &str = "f100000000000000000000000000000000000f1f";

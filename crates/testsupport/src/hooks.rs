@@ -1,20 +1,11 @@
 //! Test support for the MySQL hooks: a Consul stand-in datacenter with the records the hooks
-//! manage ([`Dc`]), and running `mysql-before-exec` / `mysql-after-exec` the way mysqlfailover
-//! does (bare path, positional arguments, settings from the environment). Included by the tests
-//! of both hook crates with `#[path]`, next to the generic `support` module of
-//! `redis-master-check/tests`, which must be declared as `mod support` in the including file.
-//!
-//! A package's own hook comes from `CARGO_BIN_EXE_…`; the other hook is found next to the test
-//! executable (`target/<profile>/mysql-before-exec`), as ripgrep's tests find `rg`, unless
-//! `SENGU_MYSQL_BEFORE_EXEC` / `SENGU_MYSQL_AFTER_EXEC` names it. `cargo test --workspace`
-//! builds both; under `cargo test -p <one hook>` the other is built only if missing (see
-//! [`hook_bin`]).
-
-#![allow(dead_code)] // each test file uses a different subset
+//! manage ([`Dc`]), running a hook the way mysqlfailover does (bare path, positional arguments,
+//! settings from the environment: [`run_hook`]), and the MariaDB servers the hook scenarios
+//! start. The hook's path comes from the caller: `CARGO_BIN_EXE_…` in the hook's own package,
+//! `sengu_e2e::lab::bin` in the scenarios that run both hooks (see the crate doc).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use consul_standin::Standin;
@@ -22,7 +13,10 @@ use sengu::consul::{CatalogRegistration, Client, ClientConfig, KvWrite, Service}
 use sengu::settings::Secret;
 use sengu::dns::{self, DnsError};
 
-use crate::support::{run_env, Run};
+use testbed::mariadb::{Mariadb, MariadbOpts};
+use testbed::{host, reserve};
+
+use crate::{run_env, Run};
 
 pub const MASTER_NODE: &str = "foo-db-master";
 pub const REPLICA_NODE: &str = "foo-db-slave";
@@ -40,6 +34,8 @@ pub struct Dc {
 }
 
 impl Dc {
+    /// Starts a datacenter without ACLs. No `Default`: this starts a process.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> Dc {
         Dc::start(None)
     }
@@ -165,70 +161,20 @@ impl Dc {
     }
 }
 
-/// `mysql-after-exec`: see [`hook_bin`].
-pub fn after_bin() -> String {
-    static BIN: OnceLock<String> = OnceLock::new();
-    BIN.get_or_init(|| hook_bin("mysql-after-exec", option_env!("CARGO_BIN_EXE_mysql-after-exec"), "SENGU_MYSQL_AFTER_EXEC")).clone()
-}
-
-/// `mysql-before-exec`: see [`hook_bin`].
-pub fn before_bin() -> String {
-    static BIN: OnceLock<String> = OnceLock::new();
-    BIN.get_or_init(|| hook_bin("mysql-before-exec", option_env!("CARGO_BIN_EXE_mysql-before-exec"), "SENGU_MYSQL_BEFORE_EXEC")).clone()
-}
-
-/// A hook binary: the path in `override_var`, else the package's own binary (`own`, from
-/// `CARGO_BIN_EXE_…`), else the copy next to this test executable. `cargo test --workspace`
-/// builds that copy fresh; when it is missing (`cargo test -p <one hook>` on a fresh tree) it is
-/// built here first. It is not rebuilt when present: `cargo build -p` resolves features apart
-/// from the test run and would recompile dependencies, so after changing the other hook alone,
-/// run `cargo test --workspace` (or build it) to test the new copy.
-fn hook_bin(name: &str, own: Option<&str>, override_var: &str) -> String {
-    if let Ok(path) = std::env::var(override_var) {
-        return path;
-    }
-    if let Some(path) = own {
-        return path.to_string();
-    }
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let path = exe.parent().and_then(Path::parent).unwrap().join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = std::process::Command::new(cargo);
-        build.args(["build", "--quiet", "--bin", name, "-p", name]).current_dir(env!("CARGO_MANIFEST_DIR"));
-        if path.parent().and_then(Path::file_name).is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build.status().unwrap_or_else(|e| panic!("run cargo build -p {name}: {e}"));
-        assert!(status.success(), "cargo build -p {name} failed; build it or set {override_var}");
-    }
-    path.display().to_string()
-}
-
-fn run_hook(bin: &str, dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> Run {
+/// Runs the hook at `bin` with `args` as mysqlfailover would, with `dc`'s environment plus
+/// `extra`.
+pub fn run_hook(bin: &str, dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> Run {
     let env = dc.env();
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     all.extend_from_slice(extra);
     run_env(bin, args, &all)
 }
 
-/// Runs `mysql-before-exec args…` as mysqlfailover would, with `dc`'s environment plus `extra`.
-pub fn before(dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> Run {
-    run_hook(&before_bin(), dc, args, extra)
-}
-
-/// Runs `mysql-after-exec args…` as mysqlfailover would, with `dc`'s environment plus `extra`.
-pub fn after(dc: &Dc, args: &[&str], extra: &[(&str, &str)]) -> Run {
-    run_hook(&after_bin(), dc, args, extra)
-}
-
-/// A hook runner: [`before`] or [`after`].
+/// A hook runner: a test's `before` or `after`, which calls [`run_hook`] with its binary.
 pub type Hook = fn(&Dc, &[&str], &[(&str, &str)]) -> Run;
 
-/// Runs `hook` ([`before`] or [`after`]) with bad input against a seeded `dc` and checks that
-/// it exits 2 with `message` (on stderr or stdout) and that neither Consul nor the action log
-/// changed.
+/// Runs `hook` with bad input against a seeded `dc` and checks that it exits 2 with `message`
+/// (on stderr or stdout) and that neither Consul nor the action log changed.
 #[track_caller]
 pub fn assert_refused(hook: Hook, dc: &Dc, args: &[&str], extra: &[(&str, &str)], message: &str) {
     let snapshot = dc.snapshot();
@@ -242,4 +188,16 @@ pub fn assert_refused(hook: Hook, dc: &Dc, args: &[&str], extra: &[(&str, &str)]
 /// `[host, port]` of a testbed server as hook arguments.
 pub fn hook_args(db: &testbed::mariadb::Mariadb) -> [String; 2] {
     [db.host().to_string(), db.port().to_string()]
+}
+
+/// A writable MariaDB on host `n`: a new master that is ready to publish.
+pub fn writable_master(n: u8) -> Mariadb {
+    Mariadb::start(MariadbOpts::new(host(n)).read_only(false))
+}
+
+/// An old master that is gone: nothing listens on its port.
+pub fn dead_old_master() -> (testbed::PortLease, [String; 2]) {
+    let lease = reserve(host(11));
+    let port = lease.port().to_string();
+    (lease, [host(11).to_string(), port])
 }

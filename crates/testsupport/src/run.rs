@@ -1,13 +1,10 @@
-//! Runs a sengu binary the way its caller would and checks what it did, for the `tests/cli.rs`
-//! of every binary crate (they include this one file by `#[path]`; it belongs in a shared
-//! test-support crate once there is one).
+//! Runs a sengu binary the way its caller would and checks what it did: the `run()` helper of
+//! every executable's tests. The caller passes the binary's path (`env!("CARGO_BIN_EXE_…")`).
 //!
 //! The child's environment loses every `CONSUL_HTTP_*`, `SENGU_*` and `REDISCLI_AUTH` variable
 //! and gets `SENGU_CONFIG=/dev/null`, so a developer's own settings or `/etc/sengu/sengu.toml`
 //! cannot leak into a test; a test sets what it needs. Each assertion prints the argv, the exit
 //! status, stdout and stderr when it fails, and returns `&Self` so assertions chain.
-
-#![allow(dead_code)] // each test file uses a different subset
 
 use std::fmt;
 use std::path::Path;
