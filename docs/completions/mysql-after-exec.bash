@@ -23,7 +23,7 @@ _mysql__after__exec() {
 
     case "${cmd}" in
         mysql__after__exec)
-            opts="-h -V --old-master --new-master --make-writable --kv-format --wait-dns --wait-dns-name --wait-dns-timeout --master-node --replica-node --kv-key --service --mysql-defaults-file --mysql-user --mysql-timeout --config --timeout --format --log-file --syslog --consul-addr --help --version"
+            opts="-h -V --old-master --new-master --make-writable --kv-format --wait-dns --wait-dns-name --wait-dns-timeout --master-node --replica-node --kv-key --service --mysql-timeout --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,10 @@ _mysql__after__exec() {
                     ;;
                 --new-master)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --make-writable)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --kv-format)
@@ -69,15 +73,15 @@ _mysql__after__exec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --mysql-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --mysql-defaults-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --mysql-user)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --mysql-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -95,6 +99,10 @@ _mysql__after__exec() {
                     ;;
                 --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --consul-addr)

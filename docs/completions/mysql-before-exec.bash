@@ -23,7 +23,7 @@ _mysql__before__exec() {
 
     case "${cmd}" in
         mysql__before__exec)
-            opts="-h -V --old-master --new-master --fence-old-master --fence-timeout --master-node --replica-node --kv-key --service --mysql-defaults-file --mysql-user --mysql-timeout --config --timeout --format --log-file --syslog --consul-addr --help --version"
+            opts="-h -V --old-master --new-master --fence-old-master --fence-timeout --master-node --replica-node --kv-key --service --mysql-timeout --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,10 @@ _mysql__before__exec() {
                     ;;
                 --new-master)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fence-old-master)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --fence-timeout)
@@ -57,15 +61,15 @@ _mysql__before__exec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --mysql-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --mysql-defaults-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --mysql-user)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --mysql-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -83,6 +87,10 @@ _mysql__before__exec() {
                     ;;
                 --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --consul-addr)

@@ -16,7 +16,9 @@ complete -c mysql-fail-check -l timeout -d 'Time budget for the whole run, e.g. 
 complete -c mysql-fail-check -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c mysql-fail-check -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c mysql-fail-check -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c mysql-fail-check -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
-complete -c mysql-fail-check -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
+complete -c mysql-fail-check -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c mysql-fail-check -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mysql-fail-check -s V -l version -d 'Print version'

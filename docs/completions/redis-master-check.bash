@@ -23,7 +23,7 @@ _redis__master__check() {
 
     case "${cmd}" in
         redis__master__check)
-            opts="-h -V --redis --service --datacenter --domain --dns-server --advertise-ip --role --sentinel --sentinel-count --sentinel-master --max-lag --publish-tags --fence-stale-master --fence-duration --master-tag --replica-tag --config --timeout --format --log-file --syslog --consul-addr --help --version"
+            opts="-h -V --redis --service --datacenter --domain --dns-server --advertise-ip --role --sentinel --sentinel-count --sentinel-master --max-lag --publish-tags --fence-stale-master --fence-duration --master-tag --replica-tag --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -107,6 +107,10 @@ _redis__master__check() {
                     ;;
                 --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --consul-addr)

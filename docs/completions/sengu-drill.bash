@@ -54,6 +54,10 @@ _sengu__drill() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --consul-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -94,6 +98,10 @@ _sengu__drill() {
                     ;;
                 --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --consul-addr)
@@ -194,6 +202,10 @@ _sengu__drill() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --consul-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -286,6 +298,10 @@ _sengu__drill() {
                     ;;
                 --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --consul-addr)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sengu_drill_global_optspecs
-    string join \n config= timeout= format= log-file= syslog consul-addr= h/help V/version
+    string join \n config= timeout= format= log-file= syslog= consul-addr= h/help V/version
 end
 
 function __fish_sengu_drill_needs_command
@@ -29,8 +29,9 @@ complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l timeout -d 'Tim
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
-complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -s V -l version -d 'Print version'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "redis" -d 'A planned switchover through Sentinel: pause writes, wait for the replica, SENTINEL FAILOVER, publish the new master in Consul at once, demote the old one'
@@ -56,10 +57,11 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l timeou
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l keep-going -d 'Go on with the next round after one that broke an invariant (an aborted round still stops the drill); for measuring'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l no-history -d 'Do not store the report in Consul KV (also [drill] history = false)'
-complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l service -d 'Probe `<NAME>.service.<domain>`: the service the hooks publish on the master' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l node -d 'Probe `<NAME>.node.<domain>`: the catalog node that stands for the master, e.g. foo-db-master' -r
@@ -82,9 +84,10 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l timeou
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l no-history -d 'Do not store the report in Consul KV (also [drill] history = false)'
-complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l service -d 'Only the drills of this service (or node)' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l limit -d 'Show at most the last N drills' -r
@@ -93,6 +96,7 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l time
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
-complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'

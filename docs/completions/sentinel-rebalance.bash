@@ -131,6 +131,10 @@ _sentinel__rebalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --consul-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -245,6 +249,10 @@ _sentinel__rebalance() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
                 --consul-addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -357,6 +365,10 @@ _sentinel__rebalance() {
                     ;;
                 --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
                     return 0
                     ;;
                 --consul-addr)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sentinel_rebalance_global_optspecs
-    string join \n sentinel-master= redis= peer-redis= sentinel= peer-sentinel= floating= peer-floating= floating-myid= floating-config= floating-script= quorum= down-after= failover-timeout= service= master-tag= replica-tag= lock-file= reset-wait= replica-wait= settle-time= config= timeout= format= log-file= syslog consul-addr= h/help V/version
+    string join \n sentinel-master= redis= peer-redis= sentinel= peer-sentinel= floating= peer-floating= floating-myid= floating-config= floating-script= quorum= down-after= failover-timeout= service= master-tag= replica-tag= lock-file= reset-wait= replica-wait= settle-time= config= timeout= format= log-file= syslog= consul-addr= h/help V/version
 end
 
 function __fish_sentinel_rebalance_needs_command
@@ -49,8 +49,9 @@ complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l t
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
-complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -s V -l version -d 'Print version'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -a "reconcile" -d 'Compare the sentinels\' layout with the current master and fix it (timer, boot)'
@@ -80,9 +81,10 @@ complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand re
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l reset -d 'Also make the sentinels forget stopped extra sentinels: SENTINEL RESET on one at a time, waiting between them'
-complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l sentinel-master -d 'The master name the sentinels monitor' -r
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l redis -d 'This host\'s Redis' -r
@@ -109,6 +111,7 @@ complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand st
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
 json\t'One JSON object on one line, with the same exit code as the text form'"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
-complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'

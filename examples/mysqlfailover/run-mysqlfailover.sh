@@ -21,9 +21,9 @@ exec mysqlfailover \
     --rpl-user=repl \
     --failover-mode=auto \
     --interval=15 \
-    --exec-fail-check=/usr/local/bin/mysql-fail-check \
-    --exec-before=/usr/local/bin/mysql-before-exec \
-    --exec-after=/usr/local/bin/mysql-after-exec \
+    --exec-fail-check=/usr/bin/mysql-fail-check \
+    --exec-before=/usr/bin/mysql-before-exec \
+    --exec-after=/usr/bin/mysql-after-exec \
     --log=/var/log/mysqlfailover.log \
     --log-age=30 \
     --daemon=nodetach \

@@ -511,7 +511,7 @@ fn role_definition(redis: &RedisSet, hosts: &[HostFiles; 2], i: usize, dns: Sock
     let me = redis.servers().iter().find(|s| s.ip() == host(11 + i as u8)).map(|s| s.addr()).unwrap_or_else(|| panic!("no redis on host {i}"));
     let fixed = |j: usize| redis.sentinels().iter().find(|s| s.ip() == host(11 + j as u8)).map(|s| s.addr().to_string()).unwrap_or_default();
     let map: Vec<(&str, String)> = vec![
-        ("/usr/local/bin/redis-master-check", bin("redis-master-check").display().to_string()),
+        ("/usr/bin/redis-master-check", bin("redis-master-check").display().to_string()),
         ("127.0.0.1:6379", me.to_string()),
         ("127.0.0.1:8600", dns.to_string()),
         ("10.0.0.11:26379", fixed(0)),

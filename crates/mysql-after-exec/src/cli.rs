@@ -3,13 +3,12 @@
 //! mysqlrpladmin switchover (new host, new port), so both counts are accepted; or the same as
 //! flags. MHA's extra `--options` are usage errors (exit 2) for now, so MHA is not supported.
 
-use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 
 use sengu::addr::HostPort;
-use sengu::mysql_hooks::{HookArgs, HookFlags, KvFormat, Masters};
-use sengu::settings::{parse_timeout, CommonArgs, ConsulArgs};
+use sengu::mysql_hooks::{AfterArgs, HookArgs, HookFlags, Masters};
+use sengu::settings::{CommonArgs, ConsulArgs, PrintArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,7 +16,7 @@ use sengu::settings::{parse_timeout, CommonArgs, ConsulArgs};
     version,
     about = "mysqlfailover --exec-after hook: verify the new master is really writable, then publish it in Consul (catalog + KV)",
     after_help = "\
-Called by: mysqlfailover --exec-after=/usr/local/bin/mysql-after-exec, with four arguments after
+Called by: mysqlfailover --exec-after=/usr/bin/mysql-after-exec, with four arguments after
 a failover (OLD_HOST OLD_PORT NEW_HOST NEW_PORT) and two after a mysqlrpladmin switchover
 (NEW_HOST NEW_PORT; the old master then comes from the move mysql-before-exec recorded). Every
 other setting comes from SENGU_* / CONSUL_* variables or the config file ([mysql-hooks], [mysql],
@@ -57,23 +56,12 @@ pub struct Cli {
     /// The master that took over (instead of the positional arguments)
     #[arg(long, value_name = "HOST:PORT")]
     pub new_master: Option<HostPort>,
-    /// Turn read_only off on the new master if it is still on, instead of refusing it (also [mysql-hooks] make_writable)
-    #[arg(long, env = "SENGU_MAKE_WRITABLE", value_parser = clap::builder::BoolishValueParser::new())]
-    pub make_writable: bool,
-    /// How the master's address is written to Consul KV (also [mysql-hooks] kv_format) [default: plain]
-    #[arg(long, env = "SENGU_KV_FORMAT", value_enum, value_name = "FORMAT")]
-    pub kv_format: Option<KvFormat>,
-    /// Wait until this DNS server (Consul's) answers with the new master before returning (also [mysql-hooks] wait_dns)
-    #[arg(long, env = "SENGU_WAIT_DNS", value_name = "IP:PORT")]
-    pub wait_dns: Option<HostPort>,
-    /// The name to look up with --wait-dns (also [mysql-hooks] wait_dns_name) [default: <master node>.node.consul.]
-    #[arg(long, env = "SENGU_WAIT_DNS_NAME", value_name = "NAME")]
-    pub wait_dns_name: Option<String>,
-    /// How long --wait-dns waits, e.g. 10s (also [mysql-hooks] wait_dns_timeout) [default: 10s]
-    #[arg(long, env = "SENGU_WAIT_DNS_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
-    pub wait_dns_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub own: AfterArgs,
     #[command(flatten)]
     pub hook: HookArgs,
+    #[command(flatten)]
+    pub print: PrintArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -101,20 +89,15 @@ impl Cli {
 
     /// The flags only this hook has.
     pub fn flags(&self) -> HookFlags {
-        HookFlags {
-            make_writable: self.make_writable,
-            kv_format: self.kv_format,
-            wait_dns: self.wait_dns.clone(),
-            wait_dns_name: self.wait_dns_name.clone(),
-            wait_dns_timeout: self.wait_dns_timeout,
-            ..HookFlags::default()
-        }
+        HookFlags { after: self.own.clone(), ..HookFlags::default() }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sengu::mysql_hooks::KvFormat;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("mysql-after-exec").chain(args.iter().copied()))
@@ -174,14 +157,16 @@ mod tests {
             "db.example.", "--wait-dns-timeout", "3s",
         ])
         .unwrap();
-        let flags = cli.flags();
-        assert!(flags.make_writable);
+        let HookFlags { before, after: flags } = cli.flags();
+        assert_eq!(before, sengu::mysql_hooks::BeforeArgs::default());
+        assert_eq!(flags.make_writable, Some(true));
         assert_eq!(flags.kv_format, Some(KvFormat::Json));
         assert_eq!(flags.wait_dns, Some(hp("127.0.0.1:8600")));
         assert_eq!(flags.wait_dns_name.as_deref(), Some("db.example."));
         assert_eq!(flags.wait_dns_timeout, Some(Duration::from_secs(3)));
-        assert!(!flags.fence_old_master);
-        assert_eq!(parse(&["10.0.0.2", "3307"]).unwrap().kv_format, None, "no clap default: the config file may set it");
+        assert_eq!(parse(&["10.0.0.2", "3307"]).unwrap().own.kv_format, None, "no clap default: the config file may set it");
+        // A bare --make-writable takes no value, so it never swallows a positional argument.
+        assert_eq!(parse(&["--make-writable", "10.0.0.2", "3307"]).unwrap().masters().unwrap().new, hp("10.0.0.2:3307"));
         assert!(parse(&["10.0.0.2", "3307", "--kv-format", "yaml"]).is_err());
         assert!(parse(&["10.0.0.2", "3307", "--wait-dns", "127.0.0.1"]).is_err());
     }

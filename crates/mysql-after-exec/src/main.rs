@@ -17,6 +17,9 @@ fn main() -> ExitCode {
         let masters = cli.masters()?;
         let config = cli.common.config_file()?;
         let settings = HookSettings::resolve(&cli.hook, &cli.flags(), &cli.common, &cli.consul, &config)?;
+        if cli.print.print_config {
+            return entry::print_config(&settings);
+        }
         let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
         let report = mysql_hooks::after(&settings, &masters, &mut log);
         Ok(report.print(PROGRAM, cli.common.format()))

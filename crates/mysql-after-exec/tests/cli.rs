@@ -54,3 +54,25 @@ fn every_bad_input_exits_two_and_touches_nothing() {
     std::fs::write(&config, "[mysql-hooks]\nmaster_nod = \"x\"\n").unwrap();
     refused(&dc, &["127.0.0.12", "3306"], &[("SENGU_CONFIG", config.to_str().unwrap())], "unknown key \"master_nod\" in [mysql-hooks]");
 }
+
+/// `--print-config` shows what a run would use, from flags, variables, the config file and the
+/// defaults, with the password as `<set>`; it asks nothing and changes nothing.
+#[test]
+fn print_config_shows_the_merged_settings_and_hides_secrets() {
+    let dc = Dc::new();
+    dc.seed("127.0.0.11".parse().unwrap(), None);
+    let snapshot = dc.snapshot();
+    let config = dc.dir().join("sengu.toml");
+    std::fs::write(&config, "[mysql-hooks]\nmaster_node = \"db-master\"\nkv_format = \"json\"\nmake_writable = true\n").unwrap();
+    let config = config.to_str().unwrap();
+    let run = after(&dc, &["127.0.0.12", "3306", "--print-config", "--make-writable=false"], &[("SENGU_CONFIG", config), ("SENGU_MYSQL_TIMEOUT", "1500ms")]);
+    run.exits(0)
+        .stdout_contains("make_writable = false\n")
+        .stdout_contains("kv_format = \"json\"\n")
+        .stdout_contains("master_node = \"db-master\"\n")
+        .stdout_contains("connect = \"1s 500ms\"\n")
+        .stdout_contains("password = \"<set>\"\n");
+    assert!(!run.stdout().contains(testbed::mariadb::MONITOR_PASSWORD), "{run}");
+    assert_eq!(dc.snapshot(), snapshot, "print-config changed consul");
+    assert!(dc.log_lines().is_empty(), "print-config wrote the action log");
+}

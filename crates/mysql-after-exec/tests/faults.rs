@@ -45,9 +45,9 @@ fn after_leaves_another_writable_master_alone_and_replaces_one_that_is_not() {
 }
 
 fn settings(dc: &Dc) -> HookSettings {
-    let mysql = MysqlArgs { mysql_defaults_file: Some(dc.dir().join("sengu.cnf")), ..MysqlArgs::default() };
+    let mysql = MysqlArgs { defaults_file: Some(dc.dir().join("sengu.cnf")), ..MysqlArgs::default() };
     let args = HookArgs { mysql, ..HookArgs::default() };
-    let consul = ConsulArgs { consul_addr: Some(dc.url()) };
+    let consul = ConsulArgs { addr: Some(dc.url()) };
     HookSettings::resolve(&args, &HookFlags::default(), &CommonArgs::default(), &consul, &ConfigFile::empty()).unwrap()
 }
 

@@ -4,13 +4,12 @@
 //! MHA, unlike mysqlfailover, appends `--key=value` options of its own (`--ssh_user`, …); those
 //! are usage errors (exit 2) for now, so MHA is not supported.
 
-use std::time::Duration;
 
 use clap::{CommandFactory, Parser};
 
 use sengu::addr::HostPort;
-use sengu::mysql_hooks::{HookArgs, HookFlags, Masters};
-use sengu::settings::{parse_timeout, CommonArgs, ConsulArgs};
+use sengu::mysql_hooks::{BeforeArgs, HookArgs, HookFlags, Masters};
+use sengu::settings::{CommonArgs, ConsulArgs, PrintArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,7 +17,7 @@ use sengu::settings::{parse_timeout, CommonArgs, ConsulArgs};
     version,
     about = "mysqlfailover --exec-before hook: take the old master out of Consul (catalog + KV) so no client writes to it during the move",
     after_help = "\
-Called by: mysqlfailover --exec-before=/usr/local/bin/mysql-before-exec (also mysqlrpladmin
+Called by: mysqlfailover --exec-before=/usr/bin/mysql-before-exec (also mysqlrpladmin
 switchover), with four arguments: OLD_HOST OLD_PORT NEW_HOST NEW_PORT (OLD_HOST OLD_PORT may be
 UNKNOWN UNKNOWN). mysqlfailover requires a bare executable path, so every other setting comes
 from SENGU_* / CONSUL_* variables or the config file ([mysql-hooks], [mysql], [consul], [log]).
@@ -51,14 +50,12 @@ pub struct Cli {
     /// The master taking over (instead of the positional arguments)
     #[arg(long, value_name = "HOST:PORT", requires = "old_master")]
     pub new_master: Option<HostPort>,
-    /// Set read_only (and super_read_only where it exists) on the old master if it answers (also [mysql-hooks] fence_old_master)
-    #[arg(long, env = "SENGU_FENCE_OLD_MASTER", value_parser = clap::builder::BoolishValueParser::new())]
-    pub fence_old_master: bool,
-    /// How long fencing may wait for the old master, e.g. 2s (also [mysql-hooks] fence_timeout) [default: 2s]
-    #[arg(long, env = "SENGU_FENCE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
-    pub fence_timeout: Option<Duration>,
+    #[command(flatten)]
+    pub own: BeforeArgs,
     #[command(flatten)]
     pub hook: HookArgs,
+    #[command(flatten)]
+    pub print: PrintArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -82,13 +79,14 @@ impl Cli {
 
     /// The flags only this hook has.
     pub fn flags(&self) -> HookFlags {
-        HookFlags { fence_old_master: self.fence_old_master, fence_timeout: self.fence_timeout, ..HookFlags::default() }
+        HookFlags { before: self.own.clone(), ..HookFlags::default() }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("mysql-before-exec").chain(args.iter().copied()))
@@ -144,7 +142,10 @@ mod tests {
     #[test]
     fn fencing_flags_parse() {
         let cli = parse(&["a", "1", "b", "2", "--fence-old-master", "--fence-timeout", "500ms"]).unwrap();
-        assert_eq!(cli.flags(), HookFlags { fence_old_master: true, fence_timeout: Some(Duration::from_millis(500)), ..HookFlags::default() });
+        let before = BeforeArgs { fence_old_master: Some(true), fence_timeout: Some(Duration::from_millis(500)) };
+        assert_eq!(cli.flags(), HookFlags { before, ..HookFlags::default() });
+        let off = parse(&["a", "1", "b", "2", "--fence-old-master=false"]).unwrap();
+        assert_eq!(off.flags().before.fence_old_master, Some(false), "a false flag beats the file");
         assert_eq!(parse(&["a", "1", "b", "2"]).unwrap().flags(), HookFlags::default());
         assert!(parse(&["a", "1", "b", "2", "--fence-timeout", "0s"]).is_err());
     }

@@ -14,8 +14,9 @@ fn main() -> ExitCode {
         let config = cli.common.config_file()?;
         let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
         let request = fail_check::master_from_args(&cli.old_host, &cli.old_port)
-            .and_then(|master| Ok((master, Settings::resolve(cli.overrides(), &cli.common, &cli.consul, &config)?)));
+            .and_then(|master| Ok((master, Settings::resolve(&cli.check, &cli.common, &cli.consul, &config)?)));
         let report = match request {
+            Ok((_, settings)) if cli.print.print_config => return sengu::entry::print_config(&settings),
             Ok((master, settings)) => fail_check::run(&master, &settings, &mut log),
             Err(problem) => fail_check::refuse(&problem, &mut log),
         };

@@ -185,3 +185,17 @@ fn an_unusable_state_dir_cannot_count_runs() {
     let text = log_of(dir.path());
     assert!(text.lines().last().unwrap().contains("note.1=\"cannot create state directory /proc/sengu-no-such-dir"), "{text}");
 }
+
+/// `--print-config` shows the merged settings and exits 0 without asking anything.
+#[test]
+fn print_config_shows_the_merged_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sengu.toml");
+    std::fs::write(&config, "[mysql-fail-check]\nconfirm_runs = 3\nreplicas = [\"10.0.0.12:3306\"]\n").unwrap();
+    let run = run_env(BIN, &["10.0.0.11", "3306", "--print-config", "--fail-after", "30s"], &[("SENGU_CONFIG", config.to_str().unwrap())]);
+    run.exits(0)
+        .stdout_contains("confirm_runs = 3\n")
+        .stdout_contains("fail_after = \"30s\"\n")
+        .stdout_contains("replicas = [\"10.0.0.12:3306\"]\n");
+    assert!(!dir.path().join("actions.log").exists());
+}

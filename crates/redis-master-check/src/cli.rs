@@ -5,7 +5,7 @@
 use clap::Parser;
 
 use sengu::master_check::{self, Settings};
-use sengu::settings::{CommonArgs, ConfigFile, ConsulArgs, SetupError};
+use sengu::settings::{CommonArgs, ConfigFile, ConsulArgs, PrintArgs, SetupError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +14,7 @@ use sengu::settings::{CommonArgs, ConfigFile, ConsulArgs, SetupError};
     about = "Consul check on every Redis host: pass only on the one true master (or, in role mode, on a healthy replica), keep the service's master/replica tags true",
     after_help = "\
 Called by: Consul, as a script check on each Redis host (see consul.d/ for ready definitions):
-  \"args\": [\"/usr/local/bin/redis-master-check\", \"--redis\", \"127.0.0.1:6379\", \"--service\", \"redis\",
+  \"args\": [\"/usr/bin/redis-master-check\", \"--redis\", \"127.0.0.1:6379\", \"--service\", \"redis\",
            \"--sentinel\", \"10.0.0.11:26379\", \"--sentinel\", \"10.0.0.12:26379\", \"--sentinel\", \"10.0.0.12:26380\"]
 
 Exit codes (Consul's script-check mapping):
@@ -29,6 +29,8 @@ Consul token from CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE."
 pub struct Cli {
     #[command(flatten)]
     pub check: master_check::Args,
+    #[command(flatten)]
+    pub print: PrintArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]

@@ -14,6 +14,9 @@ fn main() -> ExitCode {
     entry::run(Kind::Check, |cli: cli::Cli| {
         let config = cli.common.config_file()?;
         let settings = cli.settings(&config)?;
+        if cli.print.print_config {
+            return entry::print_config(&settings);
+        }
         Ok(master_check::run(&settings).print(cli.common.format()))
     })
 }

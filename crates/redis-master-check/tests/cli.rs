@@ -198,3 +198,22 @@ fn a_fifo_or_dev_zero_as_config_is_critical_at_once() {
             .stdout_starts_with(&format!("CRITICAL: cannot read config file {path}: not a regular file (it is {kind})"));
     }
 }
+
+/// `--print-config` shows what a run would use (flag > variable > file > default), with the
+/// Redis password and the Consul token as `<set>`, and asks nothing: no Redis runs here.
+#[test]
+fn print_config_shows_the_merged_settings_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sengu.toml");
+    std::fs::write(&config, "[redis-master-check]\nrole = \"auto\"\nmax_lag = 7\nsentinels = [\"10.0.0.1:26379\"]\n").unwrap();
+    let env = [("SENGU_CONFIG", config.to_str().unwrap()), ("REDISCLI_AUTH", "redis-pw-123"), ("CONSUL_HTTP_TOKEN", "tok-456"), ("SENGU_ROLE", "replica")];
+    let run = run_env(BIN, &["--redis", "127.0.0.1:1", "--service", "cache", "--print-config", "--timeout", "3s"], &env);
+    run.exits(0)
+        .stdout_contains("mode = \"replica\"\n")
+        .stdout_contains("max_lag = \"7s\"\n")
+        .stdout_contains("sentinels = [\"10.0.0.1:26379\"]\n")
+        .stdout_contains("timeout = \"3s\"\n")
+        .stdout_contains("password = \"<set>\"\n")
+        .stdout_contains("token = \"<set>\"\n");
+    assert!(!run.stdout().contains("redis-pw-123") && !run.stdout().contains("tok-456"), "{run}");
+}

@@ -49,7 +49,7 @@ fn the_shipped_definitions_are_usable_as_they_are() {
         let service = &def["service"];
         let check = &service["checks"][0];
         let args: Vec<&str> = check["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
-        assert_eq!(args[0], "/usr/local/bin/redis-master-check", "an absolute path: Consul runs argv directly, without a shell");
+        assert_eq!(args[0], "/usr/bin/redis-master-check", "an absolute path: Consul runs argv directly, without a shell");
         assert!(check.get("script").is_none(), "script was removed from config files in Consul 1.1");
         let budget = args.iter().position(|a| *a == "--timeout").map(|i| seconds(&Value::from(args[i + 1]))).unwrap();
         assert!(budget < seconds(&check["timeout"]), "--timeout must stay below the check's timeout");

@@ -4,7 +4,7 @@
 //! Lines are logfmt (`time=… program=… pid=… action=… key=value …`, values quoted when needed)
 //! and go to a file opened with `O_APPEND` (one `write` per line, so concurrent hooks don't
 //! interleave within a line) and/or the local syslog. Values are taken as `Display`, which
-//! [`crate::settings::Secret`] deliberately lacks, so a secret cannot be logged. Logging never
+//! [`crate::secret::Secret`] deliberately lacks, so a secret cannot be logged. Logging never
 //! changes a hook's outcome: a failure to write is reported on stderr and the hook goes on.
 
 use std::fmt::{self, Write as _};
@@ -14,18 +14,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde::Deserialize;
 use syslog::{Facility, Formatter3164, Logger, LoggerBackend};
-
-/// The `[log]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileSettings {
-    /// Append action lines to this file.
-    pub file: Option<PathBuf>,
-    /// Also send them to the local syslog (facility daemon).
-    pub syslog: Option<bool>,
-}
 
 /// Where action lines go, after flags, environment and the `[log]` table are merged (see
 /// [`crate::settings::CommonArgs::log_target`]).

@@ -24,6 +24,7 @@
 
 mod agent;
 mod catalog;
+mod checks;
 mod config;
 mod error;
 mod health;
@@ -43,7 +44,8 @@ pub use agent::{AgentCheck, AgentSelf, ServiceRegistration};
 pub use catalog::{CatalogDeregistration, CatalogNode, CatalogRegistration, CatalogService, Node, Service, Weights};
 pub use config::{Address, BasicAuth, ClientConfig, DEFAULT_ADDR, DEFAULT_TIMEOUT, Endpoint, Retry, Scheme, TlsSettings, parse_bool};
 pub use error::{Error, ErrorClass, TxnOpError};
-pub use health::{CheckStatus, HealthCheck, ServiceEntry};
+pub use checks::{CheckStatus, HealthCheck};
+pub use health::ServiceEntry;
 pub use kv::{KvPair, KvWrite};
 pub use txn::{CheckOp, KvOp, KvVerb, NodeOp, ServiceOp, TxnOp, TxnResult, Verb};
 

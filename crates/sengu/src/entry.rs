@@ -63,6 +63,18 @@ enum Caught {
     Failed(String),
 }
 
+/// `--print-config`: prints the resolved `settings` as TOML on stdout and exits 0; nothing is
+/// asked or changed.
+pub fn print_config<T: serde::Serialize>(settings: &T) -> BodyResult {
+    let text = crate::settings::render(settings)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "# the settings this run would use (flags > environment > config file > defaults)")
+        .and_then(|()| out.write_all(text.as_bytes()))
+        .and_then(|()| out.flush())
+        .map_err(|e| -> Failure { Box::new(e) })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Parses `std::env::args_os()` into `C`, runs `body` and returns its exit code; see the
 /// module doc for what happens to a failure. `--help` and `--version` exit 0.
 pub fn run<C: clap::Parser>(kind: Kind<'_>, body: impl FnOnce(C) -> BodyResult) -> ExitCode {

@@ -20,12 +20,12 @@ pub mod verdict;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
 use crate::consul::{self, ClientConfig};
-use crate::mysql::{Credentials, MysqlArgs, MysqlFileSettings, OptionFileError};
+use crate::mysql::{Credentials, MysqlArgs, OptionFileError};
 use crate::settings::{self, optional_duration, CommonArgs, ConfigFile, ConsulArgs};
 
 pub use entry::PROGRAM;
@@ -41,52 +41,60 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
 pub const DEFAULT_CONFIRM_RUNS: u32 = 2;
 pub use crate::mysql::UNKNOWN;
 
-/// The `[mysql-fail-check]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Every setting of `mysql-fail-check`, declared once: each field is a flag, a `SENGU_*`
+/// variable and a key of `[mysql-fail-check]` (the `[mysql]` login group is flattened in for
+/// the command line and layered over its own table).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct FileSettings {
-    /// The master's replicas, `host:port` each; when set, the only ones asked.
-    #[serde(deserialize_with = "host_ports")]
-    pub replicas: Vec<HostPort>,
-    /// Other addresses the master is known by (as replicas' `Master_Host:Master_Port` show it).
-    #[serde(deserialize_with = "host_ports")]
-    pub master_aliases: Vec<HostPort>,
+pub struct Args {
+    /// How many consecutive runs must find the master dead before a failover [default: 2]
+    #[arg(long, env = "SENGU_CONFIRM_RUNS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub confirm_runs: Option<u32>,
+    /// How long the master must have been found dead before a failover, e.g. 30s [default: 0s]
+    #[arg(long, env = "SENGU_FAIL_AFTER", value_name = "DURATION", value_parser = settings::parse_duration)]
     #[serde(with = "optional_duration")]
     pub fail_after: Option<Duration>,
+    /// A replica of the master to ask, HOST:PORT; repeat, or comma-separate in the variable
+    /// (also [mysql-fail-check] replicas) [default: the master's own list, then Consul]
+    #[arg(long = "replica", env = "SENGU_REPLICAS", value_name = "HOST:PORT", value_delimiter = ',')]
+    pub replicas: Vec<HostPort>,
+    /// Another address replicas know the master by (their Master_Host:Master_Port); repeatable
+    #[arg(long = "master-alias", env = "SENGU_MASTER_ALIASES", value_name = "HOST:PORT", value_delimiter = ',')]
+    pub master_aliases: Vec<HostPort>,
+    /// A replica whose IO thread says Yes but that received nothing for longer than this has
+    /// lost the master [default: twice its heartbeat period]
+    #[arg(long, env = "SENGU_MAX_SILENCE", value_name = "DURATION", value_parser = settings::parse_duration)]
     #[serde(with = "optional_duration")]
     pub max_silence: Option<Duration>,
+    /// What to conclude when the master is unreachable and no replica can tell [default: no-failover]
+    #[arg(long, env = "SENGU_WHEN_NO_REPLICAS", value_name = "RULE", value_enum)]
     pub when_no_replicas: Option<WhenNoReplicas>,
+    /// Where the per-master state files live [default: /var/lib/sengu/mysql-fail-check]
+    #[arg(long, env = "SENGU_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// The master's Consul node, for its `serfHealth`.
+    /// The master's Consul node, whose serfHealth is logged and can decide --when-no-replicas consul
+    #[arg(long, env = "SENGU_CONSUL_NODE", value_name = "NAME")]
     pub consul_node: Option<String>,
-    /// A Consul service whose instances are the master's replicas.
+    /// A Consul service whose instances are the master's replicas (the last place they are looked for)
+    #[arg(long, env = "SENGU_REPLICA_SERVICE", value_name = "NAME")]
     pub replica_service: Option<String>,
+    /// The run's budget: the file's key; the flag is the shared --timeout
+    #[arg(skip)]
     #[serde(with = "optional_duration")]
     pub timeout: Option<Duration>,
-}
-
-fn host_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<HostPort>, D::Error> {
-    Vec::<String>::deserialize(d)?.iter().map(|s| s.parse().map_err(serde::de::Error::custom)).collect()
-}
-
-/// The values flags and environment variables gave (`None`/empty: not given).
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub confirm_runs: Option<u32>,
-    pub fail_after: Option<Duration>,
-    pub max_silence: Option<Duration>,
-    pub when_no_replicas: Option<WhenNoReplicas>,
-    pub replicas: Vec<HostPort>,
-    pub master_aliases: Vec<HostPort>,
-    pub state_dir: Option<PathBuf>,
-    pub consul_node: Option<String>,
-    pub replica_service: Option<String>,
+    /// The `[mysql]` login: a table of its own, so not part of this one's keys.
+    #[command(flatten)]
+    #[serde(skip)]
     pub mysql: MysqlArgs,
 }
 
-/// Everything a run needs, merged: flags > environment > config file > defaults.
-#[derive(Debug, Clone)]
+impl settings::Table for Args {
+    const NAME: &'static str = "mysql-fail-check";
+}
+
+/// Everything a run needs, merged: flags > environment > config file > defaults;
+/// `--print-config` shows it as it is.
+#[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub policy: Policy,
     pub replicas: Vec<HostPort>,
@@ -97,6 +105,7 @@ pub struct Settings {
     pub credentials: Credentials,
     /// Set when a Consul node or replica service is configured.
     pub consul: Option<ClientConfig>,
+    #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
 }
 
@@ -125,38 +134,38 @@ pub fn master_from_args(host: &str, port: &str) -> Result<HostPort, SetupError> 
 }
 
 impl Settings {
-    pub fn resolve(over: Overrides, common: &CommonArgs, consul_args: &ConsulArgs, config: &ConfigFile) -> Result<Settings, SetupError> {
-        let file: FileSettings = config.section("mysql-fail-check")?;
-        let mysql: MysqlFileSettings = config.section(MysqlFileSettings::TABLE)?;
-        let confirm_runs = over.confirm_runs.or(file.confirm_runs).unwrap_or(DEFAULT_CONFIRM_RUNS);
+    /// Layers `args` over `[mysql-fail-check]` (and its `[mysql]` group over `[mysql]`), fills
+    /// the defaults and validates: a value that cannot be used is bad input, before any probe.
+    pub fn resolve(args: &Args, common: &CommonArgs, consul_args: &ConsulArgs, config: &ConfigFile) -> Result<Settings, SetupError> {
+        let a = settings::layer(args, config)?;
+        let confirm_runs = a.confirm_runs.unwrap_or(DEFAULT_CONFIRM_RUNS);
         if confirm_runs == 0 {
             return Err(SetupError::BadValue { what: "confirm_runs", reason: "must be at least 1".into() });
         }
         let policy = Policy {
             confirm_runs,
-            fail_after: over.fail_after.or(file.fail_after).unwrap_or(Duration::ZERO),
-            max_silence: over.max_silence.or(file.max_silence),
-            when_no_replicas: over.when_no_replicas.or(file.when_no_replicas).unwrap_or_default(),
+            fail_after: a.fail_after.unwrap_or(Duration::ZERO),
+            max_silence: a.max_silence,
+            when_no_replicas: a.when_no_replicas.unwrap_or_default(),
         };
-        let pick = |flag: Vec<HostPort>, file: Vec<HostPort>| if flag.is_empty() { file } else { flag };
-        let consul_node = over.consul_node.or(file.consul_node).filter(|n| !n.is_empty());
-        let replica_service = over.replica_service.or(file.replica_service).filter(|s| !s.is_empty());
+        let consul_node = a.consul_node.filter(|n| !n.is_empty());
+        let replica_service = a.replica_service.filter(|s| !s.is_empty());
         let consul = if consul_node.is_some() || replica_service.is_some() {
             Some(consul_args.client_config::<SetupError>(config)?)
         } else {
             None
         };
-        let credentials = over.mysql.credentials(&mysql)?;
+        let credentials = settings::layer(&args.mysql, config)?.credentials()?;
         Ok(Settings {
             policy,
-            replicas: pick(over.replicas, file.replicas),
-            master_aliases: pick(over.master_aliases, file.master_aliases),
-            state_dir: over.state_dir.or(file.state_dir).unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
+            replicas: a.replicas,
+            master_aliases: a.master_aliases,
+            state_dir: a.state_dir.unwrap_or_else(|| DEFAULT_STATE_DIR.into()),
             consul_node,
             replica_service,
             credentials,
             consul,
-            timeout: common.timeout(file.timeout, DEFAULT_TIMEOUT),
+            timeout: common.timeout(a.timeout, DEFAULT_TIMEOUT),
         })
     }
 }
@@ -288,13 +297,13 @@ mod tests {
         ConfigFile::parse("/etc/sengu/sengu.toml".into(), text).unwrap()
     }
 
-    fn resolve(over: Overrides, text: &str) -> Result<Settings, SetupError> {
-        Settings::resolve(over, &CommonArgs::default(), &ConsulArgs::default(), &config(text))
+    fn resolve(over: Args, text: &str) -> Result<Settings, SetupError> {
+        Settings::resolve(&over, &CommonArgs::default(), &ConsulArgs::default(), &config(text))
     }
 
     #[test]
     fn defaults_apply_without_a_table() {
-        let s = resolve(Overrides::default(), "").unwrap();
+        let s = resolve(Args::default(), "").unwrap();
         assert_eq!(s.policy, Policy { confirm_runs: 2, fail_after: Duration::ZERO, max_silence: None, when_no_replicas: WhenNoReplicas::NoFailover });
         assert_eq!(s.state_dir, PathBuf::from("/var/lib/sengu/mysql-fail-check"));
         assert_eq!(s.timeout, DEFAULT_TIMEOUT);
@@ -318,27 +327,27 @@ timeout = "4s"
 [mysql]
 user = "monitor"
 "#;
-        let s = resolve(Overrides::default(), text).unwrap();
+        let s = resolve(Args::default(), text).unwrap();
         assert_eq!(s.replicas.len(), 2);
         assert_eq!(s.master_aliases, vec!["db-master:3306".parse().unwrap()]);
         assert_eq!((s.policy.confirm_runs, s.policy.fail_after), (3, Duration::from_secs(30)));
         assert_eq!((s.policy.max_silence, s.policy.when_no_replicas), (Some(Duration::from_secs(20)), WhenNoReplicas::Consul));
         assert_eq!((s.timeout, s.credentials.user.as_str()), (Duration::from_secs(4), "monitor"));
         assert!(s.consul.is_some(), "a consul node needs a client");
-        let over = Overrides { confirm_runs: Some(1), replicas: vec!["10.0.0.99:3306".parse().unwrap()], ..Overrides::default() };
+        let over = Args { confirm_runs: Some(1), replicas: vec!["10.0.0.99:3306".parse().unwrap()], ..Args::default() };
         let s = resolve(over, text).unwrap();
         assert_eq!((s.policy.confirm_runs, s.replicas.len()), (1, 1));
     }
 
     #[test]
     fn bad_values_are_setup_errors() {
-        let e = resolve(Overrides::default(), "[mysql-fail-check]\nreplicas = [\"h:x\"]\n").unwrap_err();
-        assert!(e.to_string().contains("invalid value for \"replicas\" in [mysql-fail-check]"), "{e}");
-        let e = resolve(Overrides::default(), "[mysql-fail-check]\nconfirm_runs = 0\n").unwrap_err();
+        let e = resolve(Args::default(), "[mysql-fail-check]\nreplicas = [\"h:x\"]\n").unwrap_err();
+        assert!(e.to_string().contains("invalid value for \"replicas[0]\" in [mysql-fail-check]"), "{e}");
+        let e = resolve(Args::default(), "[mysql-fail-check]\nconfirm_runs = 0\n").unwrap_err();
         assert_eq!(e.to_string(), "invalid confirm_runs: must be at least 1");
-        let e = resolve(Overrides::default(), "[mysql-fail-check]\nwhen_no_replicas = \"maybe\"\n").unwrap_err();
+        let e = resolve(Args::default(), "[mysql-fail-check]\nwhen_no_replicas = \"maybe\"\n").unwrap_err();
         assert!(e.to_string().contains("when_no_replicas"), "{e}");
-        assert!(resolve(Overrides::default(), "[mysql-fail-check]\nreplica = []\n").is_err(), "unknown key");
+        assert!(resolve(Args::default(), "[mysql-fail-check]\nreplica = []\n").is_err(), "unknown key");
     }
 
     #[test]

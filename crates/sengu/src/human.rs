@@ -51,6 +51,12 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// A duration as the config file writes it, exactly (`1s 500ms`): for `--print-config`, via
+/// `#[serde(serialize_with = "crate::human::exact")]`.
+pub fn exact<S: serde::Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_duration(*d))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

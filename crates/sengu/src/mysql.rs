@@ -27,7 +27,7 @@ use ::mysql::prelude::FromRow;
 use ::mysql::{Conn, OptsBuilder, Params, Row, Value};
 
 use crate::addr::HostPort;
-pub use credentials::{Credentials, MysqlArgs, MysqlFileSettings, CLIENT_GROUPS};
+pub use credentials::{Credentials, MysqlArgs, CLIENT_GROUPS};
 use error::Context;
 pub use error::Error;
 pub use optfile::{OptionFile, OptionFileError};
@@ -43,13 +43,16 @@ const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 const PARSE_ERROR: u16 = 1064;
 
 /// Time limits for every network call to one server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Timeouts {
     /// TCP connect.
+    #[serde(serialize_with = "crate::human::exact")]
     pub connect: Duration,
     /// Each wait for the server's answer, the login handshake included.
+    #[serde(serialize_with = "crate::human::exact")]
     pub read: Duration,
     /// Each send.
+    #[serde(serialize_with = "crate::human::exact")]
     pub write: Duration,
 }
 

@@ -27,7 +27,7 @@ use crate::settings::positional_endpoint;
 
 pub use outcome::{HookExit, Report};
 pub use run::{after, after_with, before, before_with, Between, MAX_ATTEMPTS};
-pub use settings::{HookArgs, HookFlags, HookSettings, KvFormat, Names, SetupError};
+pub use settings::{AfterArgs, BeforeArgs, HookArgs, HookFlags, HookSettings, KvFormat, Names, SetupError};
 
 /// The masters of one move, as the failover manager passed them.
 #[derive(Debug, Clone, PartialEq, Eq)]

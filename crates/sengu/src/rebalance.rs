@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn an_unknown_master_name_is_refused_before_anything_is_looked_at() {
-        let s = settings::tests::full().resolve(crate::redis::RedisAuth::default(), None).unwrap();
+        let s = settings::tests::full().resolve(crate::redis::RedisAuth::default(), Default::default()).unwrap();
         let call = Call { master_name: "other".into(), role: "leader".into(), from: "10.0.0.11:6379".parse().unwrap(), to: "10.0.0.12:6379".parse().unwrap() };
         let report = reconfig(&s, &call, &mut ActionLog::disabled("test"));
         assert_eq!(report.exit, Exit::GiveUp);

@@ -33,7 +33,7 @@ use crate::addr::HostPort;
 use crate::consul::{self, CheckStatus, ServiceEntry, ServiceOp, TxnOp, Verb};
 
 /// The tag names that mark the two roles; case-insensitive when read, as Consul compares tags.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RoleTags {
     pub master: String,
     pub replica: String,

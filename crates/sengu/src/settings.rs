@@ -221,7 +221,41 @@ impl ConfigFile {
         let Some(value) = doc.get_ref().get(name) else {
             return Ok(T::default());
         };
-        let deserializer = toml::de::ValueDeserializer::from(value.clone());
+        self.deserialize(name, value.clone())
+    }
+
+    /// Reads from table `[name]` only the keys `T` declares, for a table that several flag
+    /// groups share (`[mysql-hooks]`: what both hooks take, and each hook's own flags). A key
+    /// that is not in `known` (every group's keys) is an [`Error::UnknownKey`], as in
+    /// [`ConfigFile::section`].
+    pub fn section_part<T: Serialize + DeserializeOwned + Default>(&self, name: &str, known: &[String]) -> Result<T, Error> {
+        if !SECTIONS.contains(&name) {
+            return Err(Error::UndeclaredSection(name.to_owned()));
+        }
+        if self.path.is_none() {
+            return Ok(T::default());
+        }
+        let doc = self.document()?;
+        let Some(value) = doc.get_ref().get(name) else {
+            return Ok(T::default());
+        };
+        let mut value = value.clone();
+        if let toml::de::DeValue::Table(table) = value.get_mut() {
+            if let Some(key) = table.keys().find(|k| !known.iter().any(|n| n == k.get_ref().as_ref())) {
+                let line = self.line_of(key.span().start);
+                return Err(Error::UnknownKey { key: key.get_ref().to_string(), section: name.to_owned(), path: self.path_buf(), line });
+            }
+            let own = keys::<T>();
+            let others: Vec<String> = table.keys().map(|k| k.get_ref().to_string()).filter(|k| !own.contains(k)).collect();
+            for key in others {
+                table.remove(key.as_str());
+            }
+        }
+        self.deserialize(name, value)
+    }
+
+    fn deserialize<T: DeserializeOwned>(&self, name: &str, value: toml::Spanned<toml::de::DeValue<'_>>) -> Result<T, Error> {
+        let deserializer = toml::de::ValueDeserializer::from(value);
         serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let key = e.path().to_string();
             let e = e.into_inner();
@@ -295,6 +329,20 @@ pub mod optional_duration {
     }
 }
 
+/// `--print-config`, for the executables whose settings are resolved in one place: print what a
+/// run would use, after flags, environment, config file and defaults, and exit without running.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct PrintArgs {
+    /// Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The resolved `settings` as TOML, for `--print-config`.
+pub fn render<T: Serialize>(settings: &T) -> Result<String, Error> {
+    toml::to_string(settings).map_err(|e| Error::Layering { table: "print-config", message: e.to_string() })
+}
+
 /// A table of the config file that is also a group of flags: each setting is declared once, as
 /// an `Option` (or `Vec`) field carrying its flag and environment variable
 /// (`#[arg(long, env = "SENGU_…")]`, no clap default) and, by its field name, its key in
@@ -325,12 +373,31 @@ pub trait Table: Serialize + DeserializeOwned + Default {
     const NAME: &'static str;
 }
 
+impl Table for crate::mysql::MysqlArgs {
+    const NAME: &'static str = "mysql";
+}
+
 /// `flags` (what clap read from the command line, else the environment) layered over the
 /// table `[T::NAME]` of `config`: a field the flags left unset (`None`, or an empty list) takes
 /// the file's value; what both left unset stays unset for the executable's default.
 pub fn layer<T: Table>(flags: &T, config: &ConfigFile) -> Result<T, Error> {
     let file: T = config.section(T::NAME)?;
     overlay(flags, &file).map_err(|e| Error::Layering { table: T::NAME, message: e.to_string() })
+}
+
+/// [`layer`] for a table that several flag groups share: `T` takes its own keys from
+/// `[T::NAME]`, and a key no group in `known` declares is an unknown key.
+pub fn layer_part<T: Table>(flags: &T, config: &ConfigFile, known: &[String]) -> Result<T, Error> {
+    let file: T = config.section_part(T::NAME, known)?;
+    overlay(flags, &file).map_err(|e| Error::Layering { table: T::NAME, message: e.to_string() })
+}
+
+/// The config keys a table declares: its fields' names, in order.
+pub fn keys<T: Serialize + Default>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `top` with its unset fields taken from `bottom`, field by field through their serde form.
@@ -373,12 +440,31 @@ pub struct CommonArgs {
     /// Output format [default: text]
     #[arg(long, global = true, env = "SENGU_FORMAT", value_name = "FORMAT", value_enum)]
     pub format: Option<Format>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Where the action log goes: flags every executable takes, and the `[log]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogArgs {
     /// Append one line per action to this file (also [log] file)
-    #[arg(long, global = true, env = "SENGU_LOG_FILE", value_name = "FILE")]
-    pub log_file: Option<PathBuf>,
+    #[arg(long = "log-file", id = "log_file", global = true, env = "SENGU_LOG_FILE", value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// Also send each action to the local syslog (also [log] syslog)
-    #[arg(long, global = true, env = "SENGU_SYSLOG", value_parser = clap::builder::BoolishValueParser::new())]
-    pub syslog: bool,
+    #[arg(long, global = true, env = "SENGU_SYSLOG", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub syslog: Option<bool>,
+}
+
+impl Table for LogArgs {
+    const NAME: &'static str = "log";
+}
+
+impl LogArgs {
+    /// The target these (layered) settings name.
+    pub fn target(&self) -> actionlog::Target {
+        actionlog::Target { file: self.file.clone(), syslog: self.syslog.unwrap_or(false) }
+    }
 }
 
 impl CommonArgs {
@@ -400,38 +486,31 @@ impl CommonArgs {
     /// Where the action log goes: `--log-file`/`SENGU_LOG_FILE` else `[log] file`; syslog when
     /// `--syslog`/`SENGU_SYSLOG` or `[log] syslog` says so.
     pub fn log_target(&self, config: &ConfigFile) -> Result<actionlog::Target, Error> {
-        let file: actionlog::FileSettings = config.section("log")?;
-        Ok(actionlog::Target {
-            file: self.log_file.clone().or(file.file),
-            syslog: self.syslog || file.syslog.unwrap_or(false),
-        })
+        Ok(layer(&self.log, config)?.target())
     }
 }
 
-/// How to reach the Consul agent, flattened into the binaries that talk to Consul. The token is
-/// deliberately not here: the consul module reads `CONSUL_HTTP_TOKEN[_FILE]` itself.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// How to reach the Consul agent, flattened into the binaries that talk to Consul, and the
+/// `[consul]` table (key `addr`). The token is deliberately not here: the consul module reads
+/// `CONSUL_HTTP_TOKEN[_FILE]` itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConsulArgs {
     /// Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]
     // `hide_env_values`: `--help` must not show the variable's value, which may carry user info.
-    #[arg(long, global = true, env = "CONSUL_HTTP_ADDR", value_name = "ADDR", hide_env_values = true)]
-    pub consul_addr: Option<String>,
+    #[arg(long = "consul-addr", id = "consul_addr", global = true, env = "CONSUL_HTTP_ADDR", value_name = "ADDR", hide_env_values = true)]
+    pub addr: Option<String>,
 }
 
-/// The `[consul]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConsulFileSettings {
-    /// The agent address, same syntax as `CONSUL_HTTP_ADDR`.
-    pub addr: Option<String>,
+impl Table for ConsulArgs {
+    const NAME: &'static str = "consul";
 }
 
 impl ConsulArgs {
     /// The agent address from the flag, `CONSUL_HTTP_ADDR` or `[consul] addr`; `None` leaves
     /// the consul module's default.
     pub fn addr(&self, config: &ConfigFile) -> Result<Option<String>, Error> {
-        let file: ConsulFileSettings = config.section("consul")?;
-        Ok(self.consul_addr.clone().or(file.addr))
+        Ok(layer(self, config)?.addr)
     }
 
     /// The Consul client configuration: `CONSUL_*` from the environment, with the agent address
@@ -456,25 +535,18 @@ pub struct RedisFileSettings {
     pub password_file: Option<PathBuf>,
 }
 
-/// Redis credentials, ready to use; `Debug` hides the password.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RedisAuth {
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-}
-
 /// Reads the Redis credentials: `REDISCLI_AUTH` beats `[redis] password_file`.
-pub fn redis_auth(config: &ConfigFile) -> Result<RedisAuth, Error> {
+pub fn redis_auth(config: &ConfigFile) -> Result<crate::redis::RedisAuth, Error> {
     redis_auth_from(std::env::var(REDIS_PASSWORD_ENV).ok(), config)
 }
 
-fn redis_auth_from(env_password: Option<String>, config: &ConfigFile) -> Result<RedisAuth, Error> {
+fn redis_auth_from(env_password: Option<String>, config: &ConfigFile) -> Result<crate::redis::RedisAuth, Error> {
     let file: RedisFileSettings = config.section("redis")?;
     let password = match env_password.filter(|p| !p.is_empty()) {
         Some(password) => Some(Secret::new(password)),
         None => file.password_file.as_deref().map(|path| read_secret_file("redis password", path)).transpose()?,
     };
-    Ok(RedisAuth { username: file.username, password })
+    Ok(crate::redis::RedisAuth { user: file.username, password })
 }
 
 #[cfg(test)]
@@ -563,10 +635,44 @@ mod tests {
         let cli = cli(&["--format", "json", "--timeout", "1m 30s", "--syslog", "--consul-addr", "https://c:8501"]);
         assert_eq!(cli.common.format(), Format::Json);
         assert_eq!(cli.common.timeout, Some(Duration::from_secs(90)));
-        assert!(cli.common.syslog);
+        assert_eq!(cli.common.log.syslog, Some(true), "--syslog alone means true");
         assert_eq!(cli.consul.addr(&ConfigFile::empty()).unwrap().as_deref(), Some("https://c:8501"));
         assert!(TestCli::try_parse_from(["t", "--timeout", "0s"]).is_err());
         assert!(TestCli::try_parse_from(["t", "--timeout", "soon"]).is_err());
+    }
+
+    /// The one merge every executable uses: a flag (or its variable) wins, the file fills what
+    /// it left unset, and what both left unset stays unset for the default. Lists count as
+    /// unset when empty.
+    #[test]
+    fn layering_takes_the_flag_then_the_file_then_leaves_it_unset() {
+        let file = config("[log]\nfile = \"/var/log/sengu/a.log\"\nsyslog = true\n\n[mysql]\nuser = \"table-user\"\n").unwrap();
+        let flags = LogArgs { file: Some("/tmp/flag.log".into()), syslog: None };
+        assert_eq!(layer(&flags, &file).unwrap(), LogArgs { file: Some("/tmp/flag.log".into()), syslog: Some(true) });
+        let off = LogArgs { file: None, syslog: Some(false) };
+        assert_eq!(layer(&off, &file).unwrap(), LogArgs { file: Some("/var/log/sengu/a.log".into()), syslog: Some(false) }, "false is a value");
+        let mysql = crate::mysql::MysqlArgs::default();
+        assert_eq!(layer(&mysql, &file).unwrap().user.as_deref(), Some("table-user"));
+        assert_eq!(layer(&mysql, &ConfigFile::empty()).unwrap(), mysql, "nothing set: nothing invented");
+        let e = layer(&LogArgs::default(), &config("[log]\nsyslgo = true\n").unwrap()).unwrap_err();
+        assert!(matches!(e, Error::UnknownKey { ref key, line: Some(2), .. } if key == "syslgo"), "{e}");
+    }
+
+    /// Durations and endpoints survive the merge exactly, whichever side they come from.
+    #[test]
+    fn layered_values_keep_their_precision() {
+        #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
+        struct T {
+            #[serde(with = "optional_duration")]
+            wait: Option<Duration>,
+            at: Option<HostPort>,
+            list: Vec<HostPort>,
+        }
+        let top = T { wait: Some(Duration::from_millis(1500)), at: None, list: vec![] };
+        let bottom = T { wait: Some(Duration::from_secs(9)), at: Some("[::1]:6379".parse().unwrap()), list: vec!["h:1".parse().unwrap()] };
+        let merged = overlay(&top, &bottom).unwrap();
+        assert_eq!(merged, T { wait: Some(Duration::from_millis(1500)), at: bottom.at.clone(), list: bottom.list.clone() });
     }
 
     #[test]
@@ -682,7 +788,7 @@ mod tests {
 
         let auth = redis_auth_from(None, &config).unwrap();
         assert_eq!(auth.password.as_ref().map(Secret::expose), Some("from-file"));
-        assert_eq!(auth.username.as_deref(), Some("sengu"));
+        assert_eq!(auth.user.as_deref(), Some("sengu"));
         let auth = redis_auth_from(Some("from-env".into()), &config).unwrap();
         assert_eq!(auth.password.as_ref().map(Secret::expose), Some("from-env"));
         assert!(!format!("{auth:?}").contains("from-env"), "{auth:?}");

@@ -21,7 +21,7 @@ use sengu::settings::{parse_duration, positional_endpoint, CommonArgs, ConsulArg
     subcommand_negates_reqs = true,
     after_help = "\
 Called by: Redis Sentinel, as its client-reconfig-script (sentinel.conf):
-  sentinel client-reconfig-script mymaster /usr/local/bin/sentinel-rebalance
+  sentinel client-reconfig-script mymaster /usr/bin/sentinel-rebalance
 Every sentinel runs it once per failover, with exactly seven arguments:
   <master-name> <leader|observer> start <from-ip> <from-port> <to-ip> <to-port>
 Also run `sentinel-rebalance reconcile` from a timer or at boot, and `sentinel-rebalance status`

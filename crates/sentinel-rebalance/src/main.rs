@@ -20,7 +20,8 @@ fn main() -> ExitCode {
         let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
         let file: Layer = config.section(rebalance::SECTION)?;
         let layer = cli.settings.layer(cli.common.timeout).over(file);
-        let settings = layer.resolve(redis_auth(&config)?.into(), cli.consul.addr(&config)?)?;
+        let consul = cli.consul.client_config::<sengu::settings::SetupError>(&config)?;
+        let settings = layer.resolve(redis_auth(&config)?, consul)?;
         Ok(match task {
             cli::Task::Reconfig { master_name, role, from, to } => {
                 let call = Call { master_name, role: role.as_str().to_string(), from, to };

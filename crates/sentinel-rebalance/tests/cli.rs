@@ -137,8 +137,8 @@ fn the_example_host_config_is_complete_and_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/redis-sentinel/rebalance/sengu-host-a.toml");
     let config = sengu::settings::ConfigFile::load(&path).unwrap();
     let layer: sengu::rebalance::Layer = config.section(sengu::rebalance::SECTION).unwrap();
-    let settings = layer.resolve(Default::default(), None).unwrap();
+    let settings = layer.resolve(Default::default(), Default::default()).unwrap();
     assert_eq!(settings.floating_start, ["systemctl", "start", "redis-sentinel-floating.service"]);
     assert_eq!(settings.here.floating.to_string(), "10.0.0.11:26380");
-    let _: sengu::actionlog::FileSettings = config.section("log").unwrap();
+    let _: sengu::settings::LogArgs = config.section("log").unwrap();
 }

@@ -3,7 +3,8 @@
 //! fresh clone can run it. Each task is a module; nothing here ships to users.
 //!
 //! - `test`: install the Debian packages the tests start (Redis, Sentinel, MariaDB, dnsmasq) if
-//!   any is missing, then `cargo test --workspace` with any further arguments passed on.
+//!   any is missing, then `cargo test --workspace` with any further arguments passed on; without
+//!   arguments, then the package check (`dist::check`: install, ask, remove the `.deb`).
 //! - `demo`: the same install, a build of every executable, then the demo program: a local lab
 //!   (Redis + Sentinel, MariaDB, consul-standin) running a planned Redis drill, a crash
 //!   failover and a MySQL switchover, printed as a timeline.
@@ -11,11 +12,14 @@
 //!   executable, the Redis drill's switchover figures over 20 rounds).
 //! - `man`: the man pages (`docs/man/`) and shell completions (`docs/completions/`), rendered
 //!   from the executables' clap definitions; a test fails when the committed ones are stale.
+//! - `dist`: the Debian package (`target/debian/sengu_<version>_<arch>.deb`): the executables,
+//!   man pages, completions, systemd units and examples.
 //!
 //! Tests never depend on xtask: once the packages are there, plain `cargo test` passes too.
 
 mod bench;
 mod demo;
+mod dist;
 mod man;
 mod packages;
 mod test;
@@ -32,12 +36,16 @@ const HELP: &str = "\
 Usage: cargo xtask <TASK> [ARGS...]
 
 Tasks:
-  test [ARGS...]  install missing test packages (as root), then cargo test --workspace [ARGS...]
+  test [ARGS...]  install missing test packages (as root), then cargo test --workspace [ARGS...];
+                  without ARGS, then install, try and remove the Debian package (as root)
   demo            install missing test packages, build, then run the whole suite in a local lab:
                   a planned Redis drill, a crash failover, a MySQL switchover, Consul's state
   bench [ARGS...] install missing test packages, build in release mode, then print the table of
                   per-executable costs and switchover figures (--iterations N, --rounds N)
-  man             write docs/man/*.1 and docs/completions/ from the executables' clap definitions";
+  man             write docs/man/*.1 and docs/completions/ from the executables' clap definitions
+  dist [--profile release|dev]
+                  build the executables, then the Debian package target/debian/sengu_<version>_<arch>.deb
+  dist --check    build the dev executables, then install, try and remove their package (as root)";
 
 fn main() -> ExitCode {
     match try_main() {
@@ -57,6 +65,7 @@ fn try_main() -> Result<(), DynError> {
         Some("demo") => demo::run(),
         Some("bench") => bench::run(args.collect()),
         Some("man") => man::run(),
+        Some("dist") => dist::run(args.collect()),
         Some("-h" | "--help" | "help") => {
             println!("{HELP}");
             Ok(())

@@ -15,14 +15,14 @@ use clap_complete::{Generator, Shell};
 use crate::{project_root, DynError};
 
 /// Where the man pages go, relative to the project root.
-const MAN_DIR: &str = "docs/man";
+pub const MAN_DIR: &str = "docs/man";
 /// Where the completions go, relative to the project root.
 const COMPLETIONS_DIR: &str = "docs/completions";
 /// The shells that get completions.
 const SHELLS: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
 
 /// Every shipped executable's clap command, as the executable builds it.
-fn executables() -> Vec<Command> {
+pub fn executables() -> Vec<Command> {
     vec![
         redis_master_check::cli::Cli::command(),
         sentinel_rebalance::cli::Cli::command(),
@@ -63,7 +63,7 @@ pub fn run() -> Result<(), DynError> {
 }
 
 /// Every generated file: its path relative to the project root, and its contents.
-fn generated() -> Result<BTreeMap<PathBuf, Vec<u8>>, DynError> {
+pub fn generated() -> Result<BTreeMap<PathBuf, Vec<u8>>, DynError> {
     let mut files = BTreeMap::new();
     for command in executables() {
         let name = command.get_name().to_string();

@@ -1,5 +1,5 @@
-//! The Debian packages whose programs the tests start, found by their binaries and installed
-//! with apt-get when any is missing.
+//! The Debian packages whose programs the tests start (and the package check uses), found by
+//! their binaries and installed with apt-get when any is missing.
 //!
 //! Installing must not leave a system Redis, Sentinel or MariaDB running (it could hold ports
 //! and would outlive the tests), so a `policy-rc.d` that denies every service start is in place
@@ -27,6 +27,9 @@ const NEEDED: &[Needed] = &[
     Needed { binary: "mariadb-install-db", package: "mariadb-server", override_var: Some("SENGU_MARIADB_INSTALL_DB") },
     Needed { binary: "mariadb", package: "mariadb-client", override_var: None },
     Needed { binary: "dnsmasq", package: "dnsmasq-base", override_var: Some("SENGU_DNSMASQ") },
+    // The package check (`dist::check`): Depends from the executables' libraries, and `man -w`.
+    Needed { binary: "dpkg-shlibdeps", package: "dpkg-dev", override_var: None },
+    Needed { binary: "man", package: "man-db", override_var: None },
 ];
 
 /// The services the packages would start, by package; stopped if they run after an install.
@@ -109,7 +112,7 @@ fn is_in(binary: &str, dirs: impl IntoIterator<Item = PathBuf>) -> bool {
     })
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| effective_uid(&status) == Some(0))
 }
 
@@ -172,7 +175,7 @@ mod tests {
     fn a_package_is_listed_once_for_all_its_missing_binaries() {
         let missing = missing_packages(&|n| !n.binary.starts_with("mariadb"));
         assert_eq!(missing, ["mariadb-server", "mariadb-client"]);
-        assert_eq!(missing_packages(&|_| false), ["redis-server", "redis-sentinel", "redis-tools", "mariadb-server", "mariadb-client", "dnsmasq-base"]);
+        assert_eq!(missing_packages(&|_| false), ["redis-server", "redis-sentinel", "redis-tools", "mariadb-server", "mariadb-client", "dnsmasq-base", "dpkg-dev", "man-db"]);
     }
 
     #[test]

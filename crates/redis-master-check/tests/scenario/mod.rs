@@ -131,7 +131,7 @@ pub fn rewrite(shipped: Shipped, set: &RedisSet, i: usize, dns: SocketAddr, agen
     let sentinels: Vec<String> = set.sentinels().iter().map(|s| s.addr().to_string()).collect();
     assert_eq!(sentinels.len(), 3, "the shipped files name three sentinels");
     let map: Vec<(&str, String)> = vec![
-        ("/usr/local/bin/redis-master-check", BIN.to_string()),
+        ("/usr/bin/redis-master-check", BIN.to_string()),
         ("127.0.0.1:6379", redis.to_string()),
         ("127.0.0.1:8600", dns.to_string()),
         ("10.0.0.11:26379", sentinels[0].clone()),

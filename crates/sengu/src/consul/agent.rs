@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::catalog::{Service, Weights, ok_json};
-use super::health::{CheckStatus, HealthCheck};
+use super::catalog::{Service, Weights};
+use super::checks::{CheckStatus, HealthCheck};
 use super::http::{Call, segment};
 use super::wire::is_false;
 use super::{Client, Error};
@@ -122,18 +122,18 @@ struct CheckUpdate<'a> {
 impl Client {
     /// `GET /v1/agent/self`: the agent's node name, datacenter and address.
     pub fn agent_self(&self) -> Result<AgentSelf, Error> {
-        let wire: SelfWire = ok_json(&self.send(Call::get("/v1/agent/self".into()))?)?;
+        let wire: SelfWire = self.send(Call::get("/v1/agent/self".into()))?.ok_json()?;
         Ok(AgentSelf { node_name: wire.config.node_name, datacenter: wire.config.datacenter, node_address: wire.member.addr })
     }
 
     /// `GET /v1/agent/services`: the services this agent owns, keyed by service ID.
     pub fn agent_services(&self) -> Result<BTreeMap<String, Service>, Error> {
-        ok_json(&self.send(Call::get("/v1/agent/services".into()))?)
+        self.send(Call::get("/v1/agent/services".into()))?.ok_json()
     }
 
     /// `GET /v1/agent/checks`: the checks this agent runs, keyed by check ID.
     pub fn agent_checks(&self) -> Result<BTreeMap<String, HealthCheck>, Error> {
-        ok_json(&self.send(Call::get("/v1/agent/checks".into()))?)
+        self.send(Call::get("/v1/agent/checks".into()))?.ok_json()
     }
 
     /// `PUT /v1/agent/service/register`. Re-registering an ID replaces its definition; checks

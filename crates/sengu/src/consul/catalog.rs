@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::health::HealthCheck;
+use super::checks::HealthCheck;
 use super::http::{Call, segment};
 use super::wire::{is_false, is_zero, nullable};
 use super::{Client, Error};
@@ -165,13 +165,13 @@ impl Client {
     /// `PUT /v1/catalog/register`. The service instance, if any, is replaced wholesale.
     pub fn catalog_register(&self, registration: &CatalogRegistration) -> Result<(), Error> {
         let reply = self.send(Call::put("/v1/catalog/register".into()).json(registration)?)?;
-        expect_true(&reply)
+        reply.expect_true()
     }
 
     /// `PUT /v1/catalog/deregister`. Removing something absent succeeds.
     pub fn catalog_deregister(&self, deregistration: &CatalogDeregistration) -> Result<(), Error> {
         let reply = self.send(Call::put("/v1/catalog/deregister".into()).json(deregistration)?)?;
-        expect_true(&reply)
+        reply.expect_true()
     }
 
     /// `GET /v1/catalog/node/:node`; `None` for an unknown node.
@@ -192,37 +192,21 @@ impl Client {
             call = call.query("tag", tag);
         }
         let reply = self.send(call)?;
-        ok_json(&reply)
+        reply.ok_json()
     }
 
     /// `GET /v1/catalog/services`: every service name with the union of its instances' tags.
     pub fn catalog_services(&self) -> Result<BTreeMap<String, Vec<String>>, Error> {
         let reply = self.send(Call::get("/v1/catalog/services".into()))?;
-        let services: BTreeMap<String, Option<Vec<String>>> = ok_json(&reply)?;
+        let services: BTreeMap<String, Option<Vec<String>>> = reply.ok_json()?;
         Ok(services.into_iter().map(|(name, tags)| (name, tags.unwrap_or_default())).collect())
-    }
-}
-
-/// Catalog and KV writes answer `true`; a `false` without `?cas` is not something they do.
-pub(crate) fn expect_true(reply: &super::http::Reply) -> Result<(), Error> {
-    match reply.status {
-        200 if reply.boolean()? => Ok(()),
-        _ => Err(reply.bad()),
-    }
-}
-
-/// A 200 with a JSON body; 404 or 409 are unexpected for this endpoint.
-pub(crate) fn ok_json<T: serde::de::DeserializeOwned>(reply: &super::http::Reply) -> Result<T, Error> {
-    match reply.status {
-        200 => reply.json(),
-        _ => Err(reply.bad()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consul::health::CheckStatus;
+    use crate::consul::checks::CheckStatus;
     use serde_json::json;
 
     #[test]

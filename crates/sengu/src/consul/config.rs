@@ -198,6 +198,38 @@ pub struct ClientConfig {
     force_https: bool,
 }
 
+/// What `--print-config` shows: where the agent is and how it is reached; secrets as `<set>`.
+impl serde::Serialize for ClientConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("address", &format!("{}://{}{}", self.address.scheme.as_str(), self.address, self.address.prefix))?;
+        if let Some(token) = &self.token {
+            map.serialize_entry("token", token)?;
+        }
+        if let Some(auth) = &self.basic_auth {
+            map.serialize_entry("basic_auth", &format!("{}:<set>", auth.user))?;
+        }
+        if let Some(ca) = &self.tls.ca_file {
+            map.serialize_entry("ca_file", ca)?;
+        }
+        if let Some(ca) = &self.tls.ca_path {
+            map.serialize_entry("ca_path", ca)?;
+        }
+        if let Some((cert, _)) = &self.tls.client_cert {
+            map.serialize_entry("client_cert", cert)?;
+        }
+        if let Some(name) = &self.tls.server_name {
+            map.serialize_entry("tls_server_name", name)?;
+        }
+        if !self.tls.verify {
+            map.serialize_entry("tls_verify", &false)?;
+        }
+        map.serialize_entry("request_timeout", &humantime::format_duration(self.timeout).to_string())?;
+        map.end()
+    }
+}
+
 impl Default for ClientConfig {
     /// The agent at `127.0.0.1:8500` over plain HTTP, no token, default timeout and retries.
     fn default() -> Self {

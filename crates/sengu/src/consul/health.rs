@@ -1,74 +1,13 @@
 //! Health (`/v1/health/…`): which instances of a service pass their checks, and the checks of
-//! a node. Also the check types shared with the catalog, the agent and transactions.
+//! a node.
 
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Node, Service};
-use super::catalog::ok_json;
+use super::checks::{CheckStatus, HealthCheck};
 use super::http::{Call, segment};
-use super::wire::{is_zero, nullable};
+use super::wire::nullable;
 use super::{Client, Error};
-
-/// A check's state. Ordered from best to worst, so the worst of several is their `max`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CheckStatus {
-    Passing,
-    Warning,
-    /// Consul's default for a check registered without a status.
-    #[default]
-    Critical,
-    /// Only as an aggregate: an instance with a `_node_maintenance` or
-    /// `_service_maintenance:…` check.
-    Maintenance,
-}
-
-impl CheckStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckStatus::Passing => "passing",
-            CheckStatus::Warning => "warning",
-            CheckStatus::Critical => "critical",
-            CheckStatus::Maintenance => "maintenance",
-        }
-    }
-}
-
-/// A check as the catalog, agent and health endpoints return it, and as catalog registration
-/// and `/v1/txn` `Check` operations send it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct HealthCheck {
-    /// Defaults to the registration's node when sent empty.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub node: String,
-    #[serde(rename = "CheckID")]
-    pub check_id: String,
-    pub name: String,
-    pub status: CheckStatus,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub notes: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub output: String,
-    /// Empty for node-level checks such as `serfHealth`.
-    #[serde(rename = "ServiceID", skip_serializing_if = "String::is_empty")]
-    pub service_id: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub service_name: String,
-    #[serde(deserialize_with = "nullable", skip_serializing_if = "Vec::is_empty")]
-    pub service_tags: Vec<String>,
-    /// `ttl`, `script`, `http`, `tcp`, … (empty for catalog-only checks).
-    #[serde(rename = "Type", skip_serializing_if = "String::is_empty")]
-    pub check_type: String,
-    /// What the check runs (`{"TCP": "10.0.0.5:6379", "Interval": "5s"}`); the catalog only
-    /// stores it, so it stays untyped.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub definition: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub create_index: u64,
-    #[serde(skip_serializing_if = "is_zero")]
-    pub modify_index: u64,
-}
 
 /// One entry of `GET /v1/health/service/:service`: an instance, its node and the checks that
 /// decide its health (the node's own checks plus the instance's).
@@ -115,13 +54,13 @@ impl Client {
         if let Some(tag) = tag {
             call = call.query("tag", tag);
         }
-        ok_json(&self.send(call)?)
+        self.send(call)?.ok_json()
     }
 
     /// `GET /v1/health/node/:node`: every check on the node, node-level and service-level.
     /// Empty for an unknown node.
     pub fn health_node(&self, node: &str) -> Result<Vec<HealthCheck>, Error> {
-        ok_json(&self.send(Call::get(format!("/v1/health/node/{}", segment(node))))?)
+        self.send(Call::get(format!("/v1/health/node/{}", segment(node))))?.ok_json()
     }
 }
 

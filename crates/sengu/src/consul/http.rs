@@ -138,6 +138,22 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    /// Catalog and KV writes answer `true`; a `false` without `?cas` is not something they do.
+    pub(crate) fn expect_true(&self) -> Result<(), Error> {
+        match self.status {
+            200 if self.boolean()? => Ok(()),
+            _ => Err(self.bad()),
+        }
+    }
+
+    /// A 200 with a JSON body; 404 or 409 are unexpected for this endpoint.
+    pub(crate) fn ok_json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        match self.status {
+            200 => self.json(),
+            _ => Err(self.bad()),
+        }
+    }
+
     /// The body as JSON of type `T`; anything else is a [`Error::BadResponse`].
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_slice(&self.body).map_err(|e| self.bad_because(&format!("invalid json ({e}): {}", self.snippet())))

@@ -6,7 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::catalog::expect_true;
 use super::http::{Call, key};
 use super::wire::base64_bytes;
 use super::{Client, Error};
@@ -102,7 +101,7 @@ fn cas_outcome(reply: &super::http::Reply, key_name: &str, cas: Option<u64>) -> 
                 Err(Error::CasConflict { addr: reply.addr().to_string(), key: key_name.to_string(), index })
             }
         }
-        _ => expect_true(reply),
+        _ => reply.expect_true(),
     }
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Node, Service};
-use super::health::HealthCheck;
+use super::checks::HealthCheck;
 use super::http::Call;
 use super::kv::KvPair;
 use super::wire::{base64_opt, is_zero};

@@ -15,7 +15,7 @@ use super::redis::RedisDrill;
 use super::Deadlines;
 use crate::addr::HostPort;
 use crate::consul::Client;
-use crate::mysql::{MysqlFileSettings, Timeouts};
+use crate::mysql::Timeouts;
 // The same failures as the MySQL hooks' setup (settings, Consul, credentials, a bad value),
 // so the drill shares their type rather than keeping a copy.
 pub use crate::mysql_hooks::settings::SetupError;
@@ -210,7 +210,7 @@ pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config:
         master: args.master_tag.clone().unwrap_or_else(|| RoleTags::default().master),
         replica: args.replica_tag.clone().unwrap_or_else(|| RoleTags::default().replica),
     };
-    let auth: crate::redis::RedisAuth = settings::redis_auth(config)?.into();
+    let auth = settings::redis_auth(config)?;
     let opts = ConnectOptions { auth, ..ConnectOptions::default() };
     let defaults = Deadlines::default();
     let drill = RedisDrill {
@@ -238,7 +238,6 @@ pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config:
 /// A ready MySQL drill, whether to keep its report, and the Consul client.
 pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(MysqlDrill, bool, Client), SetupError> {
     let file: FileSettings = config.section("drill")?;
-    let mysql_file: MysqlFileSettings = config.section(MysqlFileSettings::TABLE)?;
     let shared = Shared::resolve(&args.probes, &file)?;
     let (label, dns_name) = match (&args.service, &args.node) {
         (Some(s), _) => (s.clone(), shared.name(s, "service")),
@@ -250,7 +249,7 @@ pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, co
     if !valid {
         return Err(bad("table", table, "expected DATABASE.TABLE of letters, digits and '_'"));
     }
-    let credentials = args.login.credentials(&mysql_file)?;
+    let credentials = crate::settings::layer(&args.login, config)?.credentials()?;
     let mut ports = Ports { default: Some(args.port.unwrap_or(DEFAULT_MYSQL_PORT)), ..Ports::default() };
     for s in &args.servers {
         let ip = s.ip().ok_or_else(|| bad("server", s.to_string(), "expected an IP address, as DNS answers"))?;
@@ -315,7 +314,7 @@ mod tests {
     }
 
     fn consul() -> ConsulArgs {
-        ConsulArgs { consul_addr: Some("127.0.0.1:8500".into()) }
+        ConsulArgs { addr: Some("127.0.0.1:8500".into()) }
     }
 
     #[test]

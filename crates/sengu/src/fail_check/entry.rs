@@ -39,9 +39,12 @@ fn fallback_target() -> Target {
     // The words clap's BoolishValueParser takes for true, which `--syslog` uses.
     let env_syslog = std::env::var("SENGU_SYSLOG").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "y" | "yes" | "t" | "true" | "on" | "1"));
     let config = std::env::var_os("SENGU_CONFIG").filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
-    let file: crate::actionlog::FileSettings =
-        ConfigFile::discover(config.as_deref()).ok().and_then(|c| c.section("log").ok()).unwrap_or_default();
-    Target { file: env_file.or(file.file), syslog: env_syslog || file.syslog.unwrap_or(false) }
+    let from_env = crate::settings::LogArgs { file: env_file, syslog: env_syslog.then_some(true) };
+    ConfigFile::discover(config.as_deref())
+        .ok()
+        .and_then(|c| crate::settings::layer(&from_env, &c).ok())
+        .unwrap_or(from_env)
+        .target()
 }
 
 #[cfg(test)]

@@ -318,15 +318,17 @@ impl WhenNoReplicas {
 }
 
 /// How sure a run must be, and how to read replicas.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
     /// Consecutive dead runs needed before a failover (at least 1).
     pub confirm_runs: u32,
     /// How long the master must have been seen dead before a failover.
+    #[serde(serialize_with = "crate::human::exact")]
     pub fail_after: Duration,
     /// A replica whose IO thread says `Yes` but that received nothing for longer than this has
     /// lost its master. `None`: twice the replica's heartbeat period. Never below one period
     /// plus a second; not applied where the heartbeat period is unknown or off.
+    #[serde(serialize_with = "crate::settings::optional_duration::serialize")]
     pub max_silence: Option<Duration>,
     pub when_no_replicas: WhenNoReplicas,
 }

@@ -53,8 +53,9 @@ pub const DEFAULT_FENCE_DURATION: Duration = Duration::from_secs(10);
 /// `--domain` when nothing sets it.
 pub const DEFAULT_DOMAIN: &str = "consul";
 
-/// Everything one run needs, merged from flags, environment, the config file and defaults.
-#[derive(Debug, Clone)]
+/// Everything one run needs, merged from flags, environment, the config file and defaults;
+/// `--print-config` shows it as it is.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Settings {
     /// The local Redis.
     pub redis: HostPort,
@@ -69,12 +70,15 @@ pub struct Settings {
     /// How many sentinels exist when `sentinels` lists more places (a floating sentinel).
     pub sentinel_count: Option<usize>,
     pub sentinel_master: String,
+    #[serde(serialize_with = "crate::human::exact")]
     pub max_lag: Duration,
     pub publish_tags: bool,
     pub fence_stale_master: bool,
+    #[serde(serialize_with = "crate::human::exact")]
     pub fence_duration: Duration,
     pub tags: RoleTags,
     /// The whole run's budget.
+    #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
     /// For the local Redis and the sentinels (a sentinel without a password accepts it).
     pub auth: RedisAuth,

@@ -154,7 +154,7 @@ impl Settings {
             fence_duration: a.fence_duration.unwrap_or(DEFAULT_FENCE_DURATION),
             tags,
             timeout: common.timeout(a.timeout, DEFAULT_TIMEOUT),
-            auth: settings::redis_auth(config)?.into(),
+            auth: settings::redis_auth(config)?,
             consul: consul.client_config::<SetupError>(config)?,
         })
     }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::optfile::{OptionFile, OptionFileError};
 use crate::secret::Secret;
@@ -15,7 +15,7 @@ use crate::secret::Secret;
 pub const CLIENT_GROUPS: &[&str] = &["client", "client-server", "client-mariadb"];
 
 /// Who to log in as.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Credentials {
     pub user: String,
     pub password: Option<Secret>,
@@ -50,45 +50,31 @@ impl Credentials {
     }
 }
 
-/// The flags that say how to log in, flattened into every binary that talks to MySQL. Each
-/// also reads a `SENGU_*` variable and has a `[mysql]` key; neither has a clap default, so the
-/// file can set it. There is no password flag: the password lives in the option file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+/// How to log in, flattened into every binary that talks to MySQL, and the `[mysql]` table of
+/// the config file (keys `defaults_file`, `user`): each setting declared once, layered by
+/// [`crate::settings::layer`]. There is no password flag or key on purpose: the password lives
+/// in the option file, which the mysql client can use too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MysqlArgs {
     /// MySQL option file with the [client] user and password (also [mysql] defaults_file)
-    #[arg(long, global = true, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
-    pub mysql_defaults_file: Option<PathBuf>,
+    #[arg(long = "mysql-defaults-file", id = "mysql_defaults_file", global = true, env = "SENGU_MYSQL_DEFAULTS_FILE", value_name = "FILE")]
+    pub defaults_file: Option<PathBuf>,
     /// MySQL user, overriding the option file's (also [mysql] user)
-    #[arg(long, global = true, env = "SENGU_MYSQL_USER", value_name = "USER")]
-    pub mysql_user: Option<String>,
+    #[arg(long = "mysql-user", id = "mysql_user", global = true, env = "SENGU_MYSQL_USER", value_name = "USER")]
+    pub user: Option<String>,
 }
 
 impl MysqlArgs {
-    /// The credentials to log in with: the option file and the user from these flags (or their
-    /// variables), else from the `[mysql]` table; then as [`Credentials::load`] reads them.
-    pub fn credentials(&self, file: &MysqlFileSettings) -> Result<Credentials, OptionFileError> {
-        let mut credentials = Credentials::load(self.mysql_defaults_file.as_deref().or(file.defaults_file.as_deref()))?;
-        if let Some(user) = self.mysql_user.as_ref().or(file.user.as_ref()) {
+    /// The credentials to log in with, from these (already layered) settings: the option
+    /// file, as [`Credentials::load`] reads it, with `user` overriding its user.
+    pub fn credentials(&self) -> Result<Credentials, OptionFileError> {
+        let mut credentials = Credentials::load(self.defaults_file.as_deref())?;
+        if let Some(user) = &self.user {
             credentials.user.clone_from(user);
         }
         Ok(credentials)
     }
-}
-
-/// The `[mysql]` table: how sengu logs in to MySQL/MariaDB. It has no password key on purpose:
-/// passwords belong in the option file, which the mysql client can use too.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MysqlFileSettings {
-    /// A MySQL option file; its `[client]` groups give `user` and `password`.
-    pub defaults_file: Option<PathBuf>,
-    /// The user, overriding the option file's.
-    pub user: Option<String>,
-}
-
-impl MysqlFileSettings {
-    /// The table's name in the config file.
-    pub const TABLE: &'static str = "mysql";
 }
 
 fn login_name() -> Option<String> {
@@ -127,23 +113,17 @@ mod tests {
     }
 
     #[test]
-    fn flags_beat_the_table_for_the_option_file_and_the_user() {
+    fn the_user_setting_beats_the_option_files_user() {
         let dir = tempfile::tempdir().unwrap();
-        let [flag_cnf, file_cnf] = ["flag.cnf", "file.cnf"].map(|name| dir.path().join(name));
-        std::fs::write(&flag_cnf, "[client]\nuser = from-flag-file\npassword = p1\n").unwrap();
-        std::fs::write(&file_cnf, "[client]\nuser = from-table-file\npassword = p2\n").unwrap();
-        let table = MysqlFileSettings { defaults_file: Some(file_cnf), user: None };
-        let c = MysqlArgs::default().credentials(&table).unwrap();
-        assert_eq!((c.user.as_str(), c.password.unwrap().expose()), ("from-table-file", "p2"));
-        let args = MysqlArgs { mysql_defaults_file: Some(flag_cnf), mysql_user: None };
-        let c = args.credentials(&table).unwrap();
-        assert_eq!((c.user.as_str(), c.password.unwrap().expose()), ("from-flag-file", "p1"));
-        let table = MysqlFileSettings { user: Some("table-user".into()), ..table };
-        assert_eq!(args.credentials(&table).unwrap().user, "table-user", "the table's user beats the option file's");
-        let args = MysqlArgs { mysql_user: Some("flag-user".into()), ..args };
-        assert_eq!(args.credentials(&table).unwrap().user, "flag-user");
-        let missing = MysqlArgs { mysql_defaults_file: Some(dir.path().join("nope.cnf")), mysql_user: None };
-        assert!(matches!(missing.credentials(&MysqlFileSettings::default()), Err(OptionFileError::Read { .. })));
+        let cnf = dir.path().join("sengu.cnf");
+        std::fs::write(&cnf, "[client]\nuser = from-file\npassword = p1\n").unwrap();
+        let args = MysqlArgs { defaults_file: Some(cnf), user: None };
+        let c = args.credentials().unwrap();
+        assert_eq!((c.user.as_str(), c.password.unwrap().expose()), ("from-file", "p1"));
+        let args = MysqlArgs { user: Some("flag-user".into()), ..args };
+        assert_eq!(args.credentials().unwrap().user, "flag-user");
+        let missing = MysqlArgs { defaults_file: Some(dir.path().join("nope.cnf")), user: None };
+        assert!(matches!(missing.credentials(), Err(OptionFileError::Read { .. })));
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The MySQL hooks' settings: the flag group both hooks share ([`HookArgs`]), the flags only one
-//! of them takes ([`HookFlags`]), the `[mysql-hooks]` config table, and their merge with the
-//! shared `[mysql]` login settings ([`crate::mysql::MysqlArgs`]) into ready-to-use
-//! [`HookSettings`] (flag > environment > file > default).
+//! The MySQL hooks' settings: what both hooks take ([`HookArgs`]) and what only one of them
+//! takes ([`BeforeArgs`], [`AfterArgs`]), each field a flag, a variable and a key of the one
+//! `[mysql-hooks]` table they share; merged with the `[mysql]` login settings
+//! ([`crate::mysql::MysqlArgs`]) into ready-to-use [`HookSettings`] (flag > environment > file >
+//! default), validated in one place.
 //!
 //! mysqlfailover passes a hook nothing but positional addresses, so in production every value
 //! here comes from `SENGU_*` variables or the config file; the flags exist for hand use and tests.
@@ -9,12 +10,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use clap::builder::BoolishValueParser;
+use serde::{Deserialize, Serialize};
 
 use crate::addr::HostPort;
 use crate::consul::Client;
-use crate::mysql::{Credentials, MysqlArgs, MysqlFileSettings, Timeouts};
-use crate::settings::{optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
+use crate::mysql::{Credentials, MysqlArgs, Timeouts};
+use crate::settings::{keys, layer_part, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs, Table};
 
 /// Catalog node that stands for the master (the old shell hooks' name).
 pub const DEFAULT_MASTER_NODE: &str = "foo-db-master";
@@ -33,7 +35,7 @@ pub const DEFAULT_FENCE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_WAIT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the master's address is written to the KV key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KvFormat {
     /// The bare host (`10.0.0.12`), as the shell hook this replaces wrote it.
@@ -43,10 +45,12 @@ pub enum KvFormat {
     Json,
 }
 
-/// Flags both hooks take, flattened into each binary's command line. Every one also reads a
-/// `SENGU_*` variable and has a `[mysql-hooks]`/`[mysql]` key; none has a clap default, so the
-/// file can set it.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// What both hooks take: each setting is a flag, a `SENGU_*` variable and a key of the
+/// `[mysql-hooks]` table, declared once here and merged by [`crate::settings::layer_part`]
+/// (the table is shared with [`BeforeArgs`] and [`AfterArgs`]). The `[mysql]` login group is
+/// flattened in for the command line and layered over its own table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HookArgs {
     /// Catalog node that publishes the master (also [mysql-hooks] master_node) [default: foo-db-master]
     #[arg(long, global = true, env = "SENGU_MASTER_NODE", value_name = "NAME")]
@@ -60,59 +64,82 @@ pub struct HookArgs {
     /// Also publish the master as this service (with its port) on the master node (also [mysql-hooks] service)
     #[arg(long, global = true, env = "SENGU_SERVICE", value_name = "NAME")]
     pub service: Option<String>,
-    #[command(flatten)]
-    pub mysql: MysqlArgs,
     /// Timeout of each MySQL connect and query, e.g. 3s (also [mysql-hooks] mysql_timeout) [default: 3s]
     #[arg(long, global = true, env = "SENGU_MYSQL_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
-    pub mysql_timeout: Option<Duration>,
-}
-
-/// Flags only one hook has; the other leaves them at their `Default`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HookFlags {
-    /// after: turn `read_only` off on the new master instead of refusing it.
-    pub make_writable: bool,
-    /// after: how the KV value is written.
-    pub kv_format: Option<KvFormat>,
-    /// after: the DNS server (Consul's) to wait on.
-    pub wait_dns: Option<HostPort>,
-    /// after: the name to look up there.
-    pub wait_dns_name: Option<String>,
-    /// after: how long to wait.
-    pub wait_dns_timeout: Option<Duration>,
-    /// before: set `read_only` on the old master when it is reachable.
-    pub fence_old_master: bool,
-    /// before: how long fencing may take.
-    pub fence_timeout: Option<Duration>,
-}
-
-/// The `[mysql-hooks]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileSettings {
-    pub master_node: Option<String>,
-    pub replica_node: Option<String>,
-    pub kv_key: Option<String>,
-    pub service: Option<String>,
-    pub kv_format: Option<KvFormat>,
-    pub make_writable: Option<bool>,
-    pub fence_old_master: Option<bool>,
-    /// `IP:PORT` of Consul's DNS interface.
-    pub wait_dns: Option<String>,
-    pub wait_dns_name: Option<String>,
     #[serde(with = "optional_duration")]
-    pub wait_dns_timeout: Option<Duration>,
+    pub mysql_timeout: Option<Duration>,
+    /// The run's budget: the file's key; the flag is the shared --timeout
+    #[arg(skip)]
     #[serde(with = "optional_duration")]
     pub timeout: Option<Duration>,
-    #[serde(with = "optional_duration")]
-    pub mysql_timeout: Option<Duration>,
+    /// The `[mysql]` login: a table of its own, so not part of this one's keys.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub mysql: MysqlArgs,
+}
+
+impl Table for HookArgs {
+    const NAME: &'static str = "mysql-hooks";
+}
+
+/// What only `mysql-before-exec` takes (keys of `[mysql-hooks]` too).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BeforeArgs {
+    /// Set read_only (and super_read_only where it exists) on the old master if it answers (also [mysql-hooks] fence_old_master)
+    #[arg(long, env = "SENGU_FENCE_OLD_MASTER", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub fence_old_master: Option<bool>,
+    /// How long fencing may wait for the old master, e.g. 2s (also [mysql-hooks] fence_timeout) [default: 2s]
+    #[arg(long, env = "SENGU_FENCE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     #[serde(with = "optional_duration")]
     pub fence_timeout: Option<Duration>,
 }
 
+impl Table for BeforeArgs {
+    const NAME: &'static str = "mysql-hooks";
+}
+
+/// What only `mysql-after-exec` takes (keys of `[mysql-hooks]` too).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AfterArgs {
+    /// Turn read_only off on the new master if it is still on, instead of refusing it (also [mysql-hooks] make_writable)
+    #[arg(long, env = "SENGU_MAKE_WRITABLE", value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub make_writable: Option<bool>,
+    /// How the master's address is written to Consul KV (also [mysql-hooks] kv_format) [default: plain]
+    #[arg(long, env = "SENGU_KV_FORMAT", value_enum, value_name = "FORMAT")]
+    pub kv_format: Option<KvFormat>,
+    /// Wait until this DNS server (Consul's) answers with the new master before returning (also [mysql-hooks] wait_dns)
+    #[arg(long, env = "SENGU_WAIT_DNS", value_name = "IP:PORT")]
+    pub wait_dns: Option<HostPort>,
+    /// The name to look up with --wait-dns (also [mysql-hooks] wait_dns_name) [default: <master node>.node.consul.]
+    #[arg(long, env = "SENGU_WAIT_DNS_NAME", value_name = "NAME")]
+    pub wait_dns_name: Option<String>,
+    /// How long --wait-dns waits, e.g. 10s (also [mysql-hooks] wait_dns_timeout) [default: 10s]
+    #[arg(long, env = "SENGU_WAIT_DNS_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
+    pub wait_dns_timeout: Option<Duration>,
+}
+
+impl Table for AfterArgs {
+    const NAME: &'static str = "mysql-hooks";
+}
+
+/// The flags only one hook has: a binary passes its own group and leaves the other at its
+/// `Default`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HookFlags {
+    pub before: BeforeArgs,
+    pub after: AfterArgs,
+}
+
+/// Every key of `[mysql-hooks]`, whichever group declares it.
+fn table_keys() -> Vec<String> {
+    [keys::<HookArgs>(), keys::<BeforeArgs>(), keys::<AfterArgs>()].concat()
+}
 
 /// Names of the Consul records the hooks manage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Names {
     pub master_node: String,
     pub replica_node: String,
@@ -142,16 +169,17 @@ impl Default for Names {
 }
 
 /// Where and how long to wait for DNS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WaitDns {
     pub server: SocketAddr,
     /// `None`: `<master_node>.node.consul`.
     pub name: Option<String>,
+    #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
 }
 
-/// Everything a hook run needs, merged and checked.
-#[derive(Debug)]
+/// Everything a hook run needs, merged and checked; `--print-config` shows it as it is.
+#[derive(Debug, Serialize)]
 pub struct HookSettings {
     pub names: Names,
     pub kv_format: KvFormat,
@@ -162,9 +190,16 @@ pub struct HookSettings {
     pub mysql_timeouts: Timeouts,
     pub fence_timeouts: Timeouts,
     /// The Consul client, its deadline set to the end of the run's budget.
+    #[serde(serialize_with = "show_client")]
     pub consul: Client,
     /// The budget for all Consul calls of the run, counted from [`HookSettings::resolve`].
+    #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
+}
+
+/// The client as `--print-config` shows it: the agent it talks to.
+fn show_client<S: serde::Serializer>(client: &Client, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(client.address())
 }
 
 pub use crate::settings::SetupError;
@@ -180,13 +215,15 @@ impl HookSettings {
         consul_args: &ConsulArgs,
         config: &ConfigFile,
     ) -> Result<HookSettings, SetupError> {
-        let file: FileSettings = config.section("mysql-hooks")?;
-        let mysql: MysqlFileSettings = config.section(MysqlFileSettings::TABLE)?;
+        let known = table_keys();
+        let shared = layer_part(args, config, &known)?;
+        let before = layer_part(&flags.before, config, &known)?;
+        let after = layer_part(&flags.after, config, &known)?;
         let names = Names {
-            master_node: name("master node", args.master_node.clone().or(file.master_node), DEFAULT_MASTER_NODE)?,
-            replica_node: name("replica node", args.replica_node.clone().or(file.replica_node), DEFAULT_REPLICA_NODE)?,
-            kv_key: kv_key(args.kv_key.clone().or(file.kv_key))?,
-            service: args.service.clone().or(file.service).filter(|s| !s.is_empty()),
+            master_node: name("master node", shared.master_node, DEFAULT_MASTER_NODE)?,
+            replica_node: name("replica node", shared.replica_node, DEFAULT_REPLICA_NODE)?,
+            kv_key: kv_key(shared.kv_key)?,
+            service: shared.service.filter(|s| !s.is_empty()),
         };
         if names.master_node.eq_ignore_ascii_case(&names.replica_node) {
             return Err(SetupError::BadValue {
@@ -195,39 +232,37 @@ impl HookSettings {
                 reason: "it must differ from the master node".into(),
             });
         }
-        let wait_dns = match flags.wait_dns.clone().map(Ok).or_else(|| file.wait_dns.as_deref().map(str::parse)) {
+        let wait_dns = match after.wait_dns {
             None => None,
-            Some(Err(e)) => return Err(SetupError::BadValue { what: "wait_dns", value: file.wait_dns.unwrap_or_default(), reason: e.to_string() }),
-            Some(Ok(hp)) => {
+            Some(hp) => {
                 let ip = hp.ip().ok_or_else(|| SetupError::BadValue {
                     what: "wait_dns",
                     value: hp.to_string(),
                     reason: "expected IP:PORT of a DNS server".into(),
                 })?;
-                let name = flags.wait_dns_name.clone().or(file.wait_dns_name);
-                if let Some(bad) = name.as_ref().filter(|n| !crate::dns::is_valid_name(n)) {
+                if let Some(bad) = after.wait_dns_name.as_ref().filter(|n| !crate::dns::is_valid_name(n)) {
                     return Err(SetupError::BadValue { what: "wait_dns_name", value: bad.clone(), reason: "expected a DNS name".into() });
                 }
                 Some(WaitDns {
                     server: SocketAddr::new(ip, hp.port),
-                    name,
-                    timeout: flags.wait_dns_timeout.or(file.wait_dns_timeout).unwrap_or(DEFAULT_WAIT_DNS_TIMEOUT),
+                    name: after.wait_dns_name,
+                    timeout: after.wait_dns_timeout.unwrap_or(DEFAULT_WAIT_DNS_TIMEOUT),
                 })
             }
         };
-        let credentials = args.mysql.credentials(&mysql)?;
-        let timeout = common.timeout(file.timeout, DEFAULT_TIMEOUT);
+        let credentials = crate::settings::layer(&args.mysql, config)?.credentials()?;
+        let timeout = common.timeout(shared.timeout, DEFAULT_TIMEOUT);
         let consul = consul_args.client_config::<SetupError>(config)?;
         let consul = Client::new(&consul.with_deadline(Instant::now() + timeout))?;
         Ok(HookSettings {
             names,
-            kv_format: flags.kv_format.or(file.kv_format).unwrap_or_default(),
-            make_writable: flags.make_writable || file.make_writable.unwrap_or(false),
-            fence_old_master: flags.fence_old_master || file.fence_old_master.unwrap_or(false),
+            kv_format: after.kv_format.unwrap_or_default(),
+            make_writable: after.make_writable.unwrap_or(false),
+            fence_old_master: before.fence_old_master.unwrap_or(false),
             wait_dns,
             credentials,
-            mysql_timeouts: Timeouts::all(args.mysql_timeout.or(file.mysql_timeout).unwrap_or(DEFAULT_MYSQL_TIMEOUT)),
-            fence_timeouts: Timeouts::all(flags.fence_timeout.or(file.fence_timeout).unwrap_or(DEFAULT_FENCE_TIMEOUT)),
+            mysql_timeouts: Timeouts::all(shared.mysql_timeout.unwrap_or(DEFAULT_MYSQL_TIMEOUT)),
+            fence_timeouts: Timeouts::all(before.fence_timeout.unwrap_or(DEFAULT_FENCE_TIMEOUT)),
             consul,
             timeout,
         })
@@ -269,7 +304,7 @@ mod tests {
     }
 
     fn resolve_with(args: &HookArgs, flags: &HookFlags, common: &CommonArgs, text: &str) -> Result<HookSettings, SetupError> {
-        let consul = ConsulArgs { consul_addr: Some("127.0.0.1:8500".into()) };
+        let consul = ConsulArgs { addr: Some("127.0.0.1:8500".into()) };
         HookSettings::resolve(args, flags, common, &consul, &config(text))
     }
 
@@ -312,12 +347,13 @@ mod tests {
     #[test]
     fn flags_beat_the_file() {
         let text = "[mysql-hooks]\nkv_format = \"json\"\ntimeout = \"20s\"\nwait_dns = \"127.0.0.1:8600\"\n";
-        let flags = HookFlags {
+        let after = AfterArgs {
             kv_format: Some(KvFormat::Plain),
             wait_dns: Some("127.0.0.2:53".parse().unwrap()),
             wait_dns_name: Some("db.example.".into()),
-            ..HookFlags::default()
+            ..AfterArgs::default()
         };
+        let flags = HookFlags { after, ..HookFlags::default() };
         let common = CommonArgs { timeout: Some(Duration::from_secs(5)), ..CommonArgs::default() };
         let s = resolve_with(&HookArgs::default(), &flags, &common, text).unwrap();
         assert_eq!(s.kv_format, KvFormat::Plain);
@@ -334,7 +370,7 @@ mod tests {
         assert!(bad("[mysql-hooks]\nkv_key = \"a/../b\"\n").starts_with("invalid kv key"));
         assert!(bad("[mysql-hooks]\nreplica_node = \"foo-db-master\"\n").contains("must differ from the master node"));
         assert!(bad("[mysql-hooks]\nwait_dns = \"localhost:8600\"\n").contains("expected IP:PORT"));
-        assert!(bad("[mysql-hooks]\nwait_dns = \"127.0.0.1\"\n").starts_with("invalid wait_dns \"127.0.0.1\""));
+        assert!(bad("[mysql-hooks]\nwait_dns = \"127.0.0.1\"\n").starts_with("invalid value for \"wait_dns\" in [mysql-hooks]"));
         assert!(bad("[mysql-hooks]\nkv_format = \"yaml\"\n").contains("kv_format"));
         assert!(bad("[mysql-hooks]\nnode = \"x\"\n").contains("unknown key \"node\" in [mysql-hooks]"));
         assert!(bad("[mysql]\npassword = \"x\"\n").contains("unknown key \"password\" in [mysql]"), "passwords belong in the option file");
@@ -349,7 +385,7 @@ mod tests {
         let s = resolve(&HookArgs::default(), &HookFlags::default(), &text).unwrap();
         assert_eq!(s.credentials.user, "hooks");
         assert_eq!(s.credentials.password.as_ref().map(|p| p.expose()), Some("s3cret"));
-        let args = HookArgs { mysql: MysqlArgs { mysql_user: Some("other".into()), ..MysqlArgs::default() }, ..HookArgs::default() };
+        let args = HookArgs { mysql: MysqlArgs { user: Some("other".into()), ..MysqlArgs::default() }, ..HookArgs::default() };
         assert_eq!(resolve(&args, &HookFlags::default(), &text).unwrap().credentials.user, "other");
         let missing = format!("[mysql]\ndefaults_file = {:?}\n", dir.path().join("nope.cnf").to_str().unwrap());
         assert!(resolve(&HookArgs::default(), &HookFlags::default(), &missing).unwrap_err().to_string().starts_with("mysql credentials: "));

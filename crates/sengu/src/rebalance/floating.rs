@@ -280,9 +280,9 @@ mod tests {
         let auth = RedisAuth { user: Some("sengu".into()), password: Some(Secret::new("p\"w d")) };
         let mut layer = full();
         layer.floating_config_lines = Some(vec!["logfile /var/log/redis/floating.log".into()]);
-        let s = layer.resolve(auth, None).unwrap();
+        let s = layer.resolve(auth, Default::default()).unwrap();
         let params = MonitorParams { quorum: 2, down_after: Duration::from_secs(5), failover_timeout: Duration::from_secs(60) };
-        let text = config_text(&s, &"10.0.0.12:6379".parse().unwrap(), &params, Path::new("/usr/local/bin/sentinel-rebalance"));
+        let text = config_text(&s, &"10.0.0.12:6379".parse().unwrap(), &params, Path::new("/usr/bin/sentinel-rebalance"));
         for line in [
             "port 26380\n",
             "bind 10.0.0.11\n",
@@ -293,7 +293,7 @@ mod tests {
             "sentinel failover-timeout mymaster 60000\n",
             "sentinel auth-user mymaster \"sengu\"\n",
             "sentinel auth-pass mymaster \"p\\\"w d\"\n",
-            "sentinel client-reconfig-script mymaster \"/usr/local/bin/sentinel-rebalance\"\n",
+            "sentinel client-reconfig-script mymaster \"/usr/bin/sentinel-rebalance\"\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn monitor_params_prefer_settings_then_the_fixed_sentinels_then_defaults() {
-        let s = full().resolve(RedisAuth::default(), None).unwrap();
+        let s = full().resolve(RedisAuth::default(), Default::default()).unwrap();
         assert_eq!(MonitorParams::pick(&s, None), MonitorParams { quorum: 2, down_after: Duration::from_secs(30), failover_timeout: Duration::from_secs(180) });
         let mut fields = std::collections::BTreeMap::new();
         fields.insert("down-after-milliseconds".to_string(), "2000".to_string());
@@ -313,7 +313,7 @@ mod tests {
         };
         let p = MonitorParams::pick(&s, Some(&learned));
         assert_eq!((p.quorum, p.down_after, p.failover_timeout), (3, Duration::from_secs(2), Duration::from_secs(6)));
-        let s = crate::rebalance::settings::Layer { quorum: Some(2), ..full() }.resolve(RedisAuth::default(), None).unwrap();
+        let s = crate::rebalance::settings::Layer { quorum: Some(2), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap();
         assert_eq!(MonitorParams::pick(&s, Some(&learned)).quorum, 2);
     }
 

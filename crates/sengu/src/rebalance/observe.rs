@@ -362,7 +362,7 @@ mod tests {
     use crate::redis::RedisAuth;
 
     fn settings() -> Settings {
-        full().resolve(RedisAuth::default(), None).unwrap()
+        full().resolve(RedisAuth::default(), Default::default()).unwrap()
     }
 
     fn hp(s: &str) -> HostPort {

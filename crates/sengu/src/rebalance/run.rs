@@ -322,14 +322,8 @@ impl<'a> Publisher<'a> {
     }
 
     fn client(&mut self) -> Result<&consul::Client, consul::Error> {
-        let (addr, deadline) = (self.s.consul_addr.clone(), self.deadline);
-        let built = self.client.get_or_insert_with(|| {
-            let mut config = consul::ClientConfig::from_env()?;
-            if let Some(addr) = &addr {
-                config = config.with_address(addr)?;
-            }
-            consul::Client::new(&config.with_deadline(deadline))
-        });
+        let (config, deadline) = (&self.s.consul, self.deadline);
+        let built = self.client.get_or_insert_with(|| consul::Client::new(&config.clone().with_deadline(deadline)));
         built.as_ref().map_err(Clone::clone)
     }
 

@@ -148,8 +148,9 @@ pub struct Settings {
     pub failover_timeout: Option<Duration>,
     pub service: Option<String>,
     pub role_tags: RoleTags,
-    /// The Consul agent (same syntax as `CONSUL_HTTP_ADDR`); `None`: the environment's or the default.
-    pub consul_addr: Option<String>,
+    /// How to reach the Consul agent, read once at start (`CONSUL_*`, `--consul-addr`,
+    /// `[consul] addr`); a client is built from it only when roles are published.
+    pub consul: crate::consul::ClientConfig,
     pub lock_file: PathBuf,
     pub reset_wait: Duration,
     pub replica_wait: Duration,
@@ -191,7 +192,7 @@ impl Layer {
     }
 
     /// Checks the merged layer and fills the defaults.
-    pub fn resolve(self, auth: RedisAuth, consul_addr: Option<String>) -> Result<Settings, SettingsError> {
+    pub fn resolve(self, auth: RedisAuth, consul: crate::consul::ClientConfig) -> Result<Settings, SettingsError> {
         fn need<T>(v: Option<T>, key: &'static str, env: &'static str) -> Result<T, SettingsError> {
             v.ok_or(SettingsError::Missing { key, env })
         }
@@ -269,7 +270,7 @@ impl Layer {
                 master: self.master_tag.unwrap_or_else(|| RoleTags::default().master),
                 replica: self.replica_tag.unwrap_or_else(|| RoleTags::default().replica),
             },
-            consul_addr,
+            consul,
             lock_file: self.lock_file.unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK_FILE)),
             reset_wait: self.reset_wait.unwrap_or(DEFAULT_RESET_WAIT),
             replica_wait: self.replica_wait.unwrap_or(DEFAULT_REPLICA_WAIT),
@@ -318,7 +319,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_full_layer_resolves_with_defaults() {
-        let s = full().resolve(RedisAuth::default(), None).unwrap();
+        let s = full().resolve(RedisAuth::default(), Default::default()).unwrap();
         assert_eq!(s.here.floating.to_string(), "10.0.0.11:26380");
         assert_eq!(s.lock_file, PathBuf::from(DEFAULT_LOCK_FILE));
         assert_eq!((s.reset_wait, s.replica_wait, s.timeout), (DEFAULT_RESET_WAIT, DEFAULT_REPLICA_WAIT, DEFAULT_TIMEOUT));
@@ -328,13 +329,13 @@ pub(crate) mod tests {
 
     #[test]
     fn a_budget_sentinel_cannot_honour_is_refused() {
-        let e = Layer { timeout: Some(Duration::from_secs(600)), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { timeout: Some(Duration::from_secs(600)), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid setting timeout: 10m is more than Sentinel lets its script run (it kills it after 60s, maybe in the middle of a move); at most 55s"
         );
-        assert!(Layer { timeout: Some(Duration::from_millis(55_001)), ..full() }.resolve(RedisAuth::default(), None).is_err());
-        let s = Layer { timeout: Some(MAX_TIMEOUT), ..full() }.resolve(RedisAuth::default(), None).unwrap();
+        assert!(Layer { timeout: Some(Duration::from_millis(55_001)), ..full() }.resolve(RedisAuth::default(), Default::default()).is_err());
+        let s = Layer { timeout: Some(MAX_TIMEOUT), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap();
         assert_eq!(s.timeout, MAX_TIMEOUT);
     }
 
@@ -348,23 +349,23 @@ pub(crate) mod tests {
 
     #[test]
     fn a_missing_setting_names_the_key_and_the_variable() {
-        let e = Layer { floating_myid: None, ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { floating_myid: None, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert_eq!(e.to_string(), "missing setting floating_myid (set SENGU_FLOATING_MYID or floating_myid in [sentinel-rebalance])");
-        let e = Layer { floating_start: None, ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { floating_start: None, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("floating_start in [sentinel-rebalance] as an array"), "{e}");
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let e = Layer { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("not 40 hex characters"), "{e}");
-        let e = Layer { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("floating_start: the command is empty"), "{e}");
-        let e = Layer { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("10.0.0.11:26380 is given twice"), "{e}");
-        let e = Layer { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("not an absolute path"), "{e}");
-        let e = Layer { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default(), None).unwrap_err();
+        let e = Layer { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(matches!(e, SettingsError::Invalid { key: "master_name", .. }));
     }
 

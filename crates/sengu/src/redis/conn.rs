@@ -19,17 +19,10 @@ use crate::secret::Secret;
 
 /// Credentials for Redis 6+ ACL users (`AUTH user password`) or the classic `requirepass`
 /// (`AUTH password`, when `user` is `None`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RedisAuth {
     pub user: Option<String>,
     pub password: Option<Secret>,
-}
-
-impl From<crate::settings::RedisAuth> for RedisAuth {
-    /// Takes the credentials `settings` read from `REDISCLI_AUTH` or the `[redis]` section.
-    fn from(a: crate::settings::RedisAuth) -> Self {
-        RedisAuth { user: a.username, password: a.password }
-    }
 }
 
 /// How to connect.
@@ -257,14 +250,6 @@ mod tests {
         let shown = format!("{auth:?} {:?}", ConnectOptions { auth: auth.clone(), ..Default::default() });
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("***") && shown.contains("checker"), "{shown}");
-    }
-
-    #[test]
-    fn settings_credentials_convert_without_losing_the_user() {
-        let from = crate::settings::RedisAuth { username: Some("checker".into()), password: Some(Secret::new("pw")) };
-        let auth = RedisAuth::from(from);
-        assert_eq!(auth.user.as_deref(), Some("checker"));
-        assert_eq!(auth.password.map(|p| p.expose().to_string()).as_deref(), Some("pw"));
     }
 
     fn hp() -> HostPort {
