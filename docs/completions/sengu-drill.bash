@@ -32,7 +32,7 @@ _sengu__drill() {
 
     case "${cmd}" in
         sengu__drill)
-            opts="-h -V --config --timeout --format --log-file --syslog --consul-addr --help --version redis mysql history"
+            opts="-h -V --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version redis mysql history"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,7 +70,7 @@ _sengu__drill() {
             return 0
             ;;
         sengu__subcmd__drill__subcmd__history)
-            opts="-h --service --limit --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --service --limit --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -116,7 +116,7 @@ _sengu__drill() {
             return 0
             ;;
         sengu__subcmd__drill__subcmd__mysql)
-            opts="-h --service --node --server --port --table --mysql-defaults-file --mysql-user --switchover-timeout --switchover-cmd --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --service --node --server --port --table --mysql-defaults-file --mysql-user --switchover-timeout --switchover-cmd --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -218,7 +218,7 @@ _sengu__drill() {
             return 0
             ;;
         sengu__subcmd__drill__subcmd__redis)
-            opts="-h --sentinel --sentinel-master --service --rounds --keep-going --catch-up-timeout --step-timeout --master-tag --replica-tag --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --sentinel --sentinel-master --service --rounds --keep-going --catch-up-timeout --step-timeout --master-tag --replica-tag --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

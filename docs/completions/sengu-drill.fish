@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sengu_drill_global_optspecs
-    string join \n config= timeout= format= log-file= syslog= consul-addr= h/help V/version
+    string join \n print-config config= timeout= format= log-file= syslog= consul-addr= h/help V/version
 end
 
 function __fish_sengu_drill_needs_command
@@ -32,6 +32,7 @@ complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l log-file -d 'Ap
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
 false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -s V -l version -d 'Print version'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "redis" -d 'A planned switchover through Sentinel: pause writes, wait for the replica, SENTINEL FAILOVER, publish the new master in Consul at once, demote the old one'
@@ -62,6 +63,7 @@ false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l keep-going -d 'Go on with the next round after one that broke an invariant (an aborted round still stops the drill); for measuring'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l no-history -d 'Do not store the report in Consul KV (also [drill] history = false)'
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l service -d 'Probe `<NAME>.service.<domain>`: the service the hooks publish on the master' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l node -d 'Probe `<NAME>.node.<domain>`: the catalog node that stands for the master, e.g. foo-db-master' -r
@@ -88,6 +90,7 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l syslog
 false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l no-history -d 'Do not store the report in Consul KV (also [drill] history = false)'
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l service -d 'Only the drills of this service (or node)' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l limit -d 'Show at most the last N drills' -r
@@ -99,4 +102,5 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l log-
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
 false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -29,7 +29,7 @@ _sentinel__rebalance() {
 
     case "${cmd}" in
         sentinel__rebalance)
-            opts="-h -V --sentinel-master --redis --peer-redis --sentinel --peer-sentinel --floating --peer-floating --floating-myid --floating-config --floating-script --quorum --down-after --failover-timeout --service --master-tag --replica-tag --lock-file --reset-wait --replica-wait --settle-time --config --timeout --format --log-file --syslog --consul-addr --help --version leader observer start reconcile status"
+            opts="-h -V --sentinel-master --redis --peer-redis --sentinel --peer-sentinel --floating --peer-floating --floating-myid --floating-config --floating-script --quorum --down-after --failover-timeout --service --master-tag --replica-tag --lock-file --reset-wait --replica-wait --settle-time --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version leader observer start reconcile status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,7 +147,7 @@ _sentinel__rebalance() {
             return 0
             ;;
         sentinel__subcmd__rebalance__subcmd__reconcile)
-            opts="-h --reset --sentinel-master --redis --peer-redis --sentinel --peer-sentinel --floating --peer-floating --floating-myid --floating-config --floating-script --quorum --down-after --failover-timeout --service --master-tag --replica-tag --lock-file --reset-wait --replica-wait --settle-time --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --reset --sentinel-master --redis --peer-redis --sentinel --peer-sentinel --floating --peer-floating --floating-myid --floating-config --floating-script --quorum --down-after --failover-timeout --service --master-tag --replica-tag --lock-file --reset-wait --replica-wait --settle-time --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,7 +265,7 @@ _sentinel__rebalance() {
             return 0
             ;;
         sentinel__subcmd__rebalance__subcmd__status)
-            opts="-h --sentinel-master --redis --peer-redis --sentinel --peer-sentinel --floating --peer-floating --floating-myid --floating-config --floating-script --quorum --down-after --failover-timeout --service --master-tag --replica-tag --lock-file --reset-wait --replica-wait --settle-time --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --sentinel-master --redis --peer-redis --sentinel --peer-sentinel --floating --peer-floating --floating-myid --floating-config --floating-script --quorum --down-after --failover-timeout --service --master-tag --replica-tag --lock-file --reset-wait --replica-wait --settle-time --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

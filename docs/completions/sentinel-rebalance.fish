@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_sentinel_rebalance_global_optspecs
-    string join \n sentinel-master= redis= peer-redis= sentinel= peer-sentinel= floating= peer-floating= floating-myid= floating-config= floating-script= quorum= down-after= failover-timeout= service= master-tag= replica-tag= lock-file= reset-wait= replica-wait= settle-time= config= timeout= format= log-file= syslog= consul-addr= h/help V/version
+    string join \n sentinel-master= redis= peer-redis= sentinel= peer-sentinel= floating= peer-floating= floating-myid= floating-config= floating-script= quorum= down-after= failover-timeout= service= master-tag= replica-tag= lock-file= reset-wait= replica-wait= settle-time= print-config config= timeout= format= log-file= syslog= consul-addr= h/help V/version
 end
 
 function __fish_sentinel_rebalance_needs_command
@@ -52,6 +52,7 @@ complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l l
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
 false\t''"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
+complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -s V -l version -d 'Print version'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_needs_command" -a "reconcile" -d 'Compare the sentinels\' layout with the current master and fix it (timer, boot)'
@@ -85,6 +86,7 @@ complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand re
 false\t''"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l reset -d 'Also make the sentinels forget stopped extra sentinels: SENTINEL RESET on one at a time, waiting between them'
+complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand reconcile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l sentinel-master -d 'The master name the sentinels monitor' -r
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l redis -d 'This host\'s Redis' -r
@@ -114,4 +116,5 @@ complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand st
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
 false\t''"
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
+complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sentinel-rebalance -n "__fish_sentinel_rebalance_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'

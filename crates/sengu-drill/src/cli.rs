@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use sengu::drill::settings::{MysqlDrillArgs, RedisArgs};
-use sengu::settings::{CommonArgs, ConsulArgs};
+use sengu::settings::{CommonArgs, ConsulArgs, PrintArgs};
 
 /// Time budget of `history` when `--timeout` does not set one.
 pub const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -34,6 +34,8 @@ Exit codes:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub print: PrintArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]

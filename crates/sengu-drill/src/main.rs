@@ -18,14 +18,20 @@ fn main() -> ExitCode {
         let format = cli.common.format();
         let report = match &cli.command {
             cli::Command::Redis(args) => {
-                let (d, keep, consul) = settings::redis(args, &cli.common, &cli.consul, &config)?;
+                let ready = settings::redis(args, &cli.common, &cli.consul, &config)?;
+                if cli.print.print_config {
+                    return entry::print_config(&ready);
+                }
                 let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
-                drill::run_redis(&d, &consul, keep, &mut log)
+                drill::run_redis(&ready.drill, &ready.consul, ready.keep_history, &mut log)
             }
             cli::Command::Mysql(args) => {
-                let (d, keep, consul) = settings::mysql(args, &cli.common, &cli.consul, &config)?;
+                let ready = settings::mysql(args, &cli.common, &cli.consul, &config)?;
+                if cli.print.print_config {
+                    return entry::print_config(&ready);
+                }
                 let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
-                drill::run_mysql(&d, &consul, keep, &mut log)
+                drill::run_mysql(&ready.drill, &ready.consul, ready.keep_history, &mut log)
             }
             cli::Command::History(args) => {
                 let consul = settings::bounded_client(&cli.common, &cli.consul, &config, cli::HISTORY_TIMEOUT)?;

@@ -1,7 +1,7 @@
 //! `sengu-drill` as an operator types it, without a lab: help, and bad input that exits 2
 //! with a message before anything is touched.
 
-use sengu_testsupport::run;
+use sengu_testsupport::{run, run_env};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sengu-drill");
 
@@ -48,4 +48,20 @@ fn history_against_a_hung_consul_names_a_human_duration() {
     let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
     let out = run(BIN, &["history", "--consul-addr", &url, "--timeout", "2s"]);
     out.exits(2).stdout_starts_with(&format!("sengu-drill: consul at {addr} did not answer GET /v1/kv/sengu/drills/ within 2.0s\n"));
+}
+
+/// `--print-config` shows the merged drill settings, the switchover command redacted, and runs
+/// nothing: the command given would fail if it ran.
+#[test]
+fn print_config_shows_the_merged_settings_and_redacts_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sengu.toml");
+    std::fs::write(&config, "[drill]\nprobe_interval = \"20ms\"\nswitchover_timeout = \"90s\"\n").unwrap();
+    let args = ["mysql", "--node", "db", "--print-config", "--switchover-cmd", "/nonexistent/switch", "--master=root:s3cret@10.0.0.1:3306"];
+    let run = run_env(BIN, &args, &[("SENGU_CONFIG", config.to_str().unwrap())]);
+    run.exits(0)
+        .stdout_contains("probe = \"20ms\"\n")
+        .stdout_contains("step = \"1m 30s\"\n")
+        .stdout_contains("switchover = \"/nonexistent/switch --master=root:***@10.0.0.1:3306\"\n");
+    assert!(!run.stdout().contains("s3cret"), "{run}");
 }

@@ -64,6 +64,13 @@ pub struct Client {
     deadline: Option<Instant>,
 }
 
+/// What `--print-config` shows of a built client: the agent it talks to.
+impl serde::Serialize for Client {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.addr)
+    }
+}
+
 impl Client {
     /// Builds a client; fails only on unusable TLS material (certificate files, trust store).
     pub fn new(config: &ClientConfig) -> Result<Client, Error> {

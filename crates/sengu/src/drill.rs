@@ -37,14 +37,17 @@ use probe::{describe_answer, Observed};
 use timeline::{round_ms, Clock, Timeline};
 
 /// How long each part of a switch may take before the drill gives up or reports it late.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Deadlines {
     /// For the replicas to reach the paused master's offset (Redis).
+    #[serde(serialize_with = "crate::human::exact")]
     pub catch_up: Duration,
     /// For each step of the switch: the promotion, the demotion and publishing (Redis), or
     /// the whole switchover command (MySQL).
+    #[serde(serialize_with = "crate::human::exact")]
     pub step: Duration,
     /// For everything to converge afterwards, and between rounds for the pre-checks to pass.
+    #[serde(serialize_with = "crate::human::exact")]
     pub settle: Duration,
 }
 

@@ -64,7 +64,7 @@ mod status;
 use std::io::Write;
 use std::process::ExitCode;
 
-pub use settings::{HostEnds, Layer, Settings, SettingsError, SECTION};
+pub use settings::{HostEnds, Args, Settings, SettingsError, SECTION};
 pub use status::status;
 
 use crate::actionlog::ActionLog;

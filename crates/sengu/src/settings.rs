@@ -329,12 +329,12 @@ pub mod optional_duration {
     }
 }
 
-/// `--print-config`, for the executables whose settings are resolved in one place: print what a
-/// run would use, after flags, environment, config file and defaults, and exit without running.
+/// `--print-config`, flattened into every executable: print what a run would use, after flags,
+/// environment, config file and defaults, and exit without running.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct PrintArgs {
     /// Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub print_config: bool,
 }
 

@@ -3,14 +3,11 @@
 //! people. Sentinel passes nothing else, so every other setting comes from `SENGU_*` variables
 //! in the sentinel's environment or from the `[sentinel-rebalance]` table of the config file.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use sengu::addr::HostPort;
-use sengu::rebalance::Layer;
-use sengu::settings::{parse_duration, positional_endpoint, CommonArgs, ConsulArgs};
+use sengu::rebalance;
+use sengu::settings::{positional_endpoint, CommonArgs, ConsulArgs, PrintArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,111 +61,13 @@ pub struct Cli {
     #[arg(value_name = "extra", hide = true)]
     pub extra: Vec<String>,
     #[command(flatten)]
-    pub settings: SettingsArgs,
+    pub settings: rebalance::Args,
+    #[command(flatten)]
+    pub print: PrintArgs,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
     pub consul: ConsulArgs,
-}
-
-/// The `[sentinel-rebalance]` settings as flags and `SENGU_*` variables (Sentinel passes none
-/// of these: in a sentinel's environment only the variables count). No clap defaults, so the
-/// config file can still fill what is not given. The start/stop commands and extra config lines
-/// are argv arrays and live in the config file only.
-#[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Settings (also [sentinel-rebalance] in the config file)")]
-pub struct SettingsArgs {
-    /// The master name the sentinels monitor
-    #[arg(long, global = true, env = "SENGU_SENTINEL_MASTER", value_name = "NAME")]
-    pub sentinel_master: Option<String>,
-    /// This host's Redis
-    #[arg(long, global = true, env = "SENGU_REDIS", value_name = "HOST:PORT")]
-    pub redis: Option<HostPort>,
-    /// The other host's Redis
-    #[arg(long, global = true, env = "SENGU_PEER_REDIS", value_name = "HOST:PORT")]
-    pub peer_redis: Option<HostPort>,
-    /// This host's fixed sentinel
-    #[arg(long, global = true, env = "SENGU_SENTINEL", value_name = "HOST:PORT")]
-    pub sentinel: Option<HostPort>,
-    /// The other host's fixed sentinel
-    #[arg(long, global = true, env = "SENGU_PEER_SENTINEL", value_name = "HOST:PORT")]
-    pub peer_sentinel: Option<HostPort>,
-    /// Where the floating sentinel listens when it runs on this host
-    #[arg(long, global = true, env = "SENGU_FLOATING", value_name = "HOST:PORT")]
-    pub floating: Option<HostPort>,
-    /// Where it listens when it runs on the other host
-    #[arg(long, global = true, env = "SENGU_PEER_FLOATING", value_name = "HOST:PORT")]
-    pub peer_floating: Option<HostPort>,
-    /// The floating sentinel's fixed `sentinel myid` (40 hex characters)
-    #[arg(long, global = true, env = "SENGU_FLOATING_MYID", value_name = "ID")]
-    pub floating_myid: Option<String>,
-    /// The floating sentinel's config file, written fresh before each start (absolute path)
-    #[arg(long, global = true, env = "SENGU_FLOATING_CONFIG", value_name = "FILE")]
-    pub floating_config: Option<PathBuf>,
-    /// The client-reconfig-script written into that config [default: this executable]
-    #[arg(long, global = true, env = "SENGU_FLOATING_SCRIPT", value_name = "FILE")]
-    pub floating_script: Option<PathBuf>,
-    /// Quorum of the floating sentinel's monitor line [default: the fixed sentinels']
-    #[arg(long, global = true, env = "SENGU_QUORUM", value_name = "N")]
-    pub quorum: Option<u32>,
-    /// down-after-milliseconds for the floating sentinel, e.g. 5s [default: the fixed sentinels']
-    #[arg(long, global = true, env = "SENGU_DOWN_AFTER", value_name = "DURATION", value_parser = parse_duration)]
-    pub down_after: Option<Duration>,
-    /// failover-timeout for the floating sentinel, e.g. 3m [default: the fixed sentinels']
-    #[arg(long, global = true, env = "SENGU_FAILOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
-    pub failover_timeout: Option<Duration>,
-    /// Consul service whose master/replica tags follow the master [default: tags untouched]
-    #[arg(long, global = true, env = "SENGU_SERVICE", value_name = "NAME")]
-    pub service: Option<String>,
-    /// The tag that marks the master [default: master]
-    #[arg(long, global = true, env = "SENGU_MASTER_TAG", value_name = "TAG")]
-    pub master_tag: Option<String>,
-    /// The tag that marks a replica [default: replica]
-    #[arg(long, global = true, env = "SENGU_REPLICA_TAG", value_name = "TAG")]
-    pub replica_tag: Option<String>,
-    /// Lock file serialising runs on this host [default: /run/lock/sentinel-rebalance.lock]
-    #[arg(long, global = true, env = "SENGU_LOCK_FILE", value_name = "FILE")]
-    pub lock_file: Option<PathBuf>,
-    /// Pause between two SENTINEL RESETs of `reconcile --reset` [default: 30s]
-    #[arg(long, global = true, env = "SENGU_RESET_WAIT", value_name = "DURATION", value_parser = parse_duration)]
-    pub reset_wait: Option<Duration>,
-    /// How long to wait for this host's Redis to become a healthy replica before a move [default: 40s]
-    #[arg(long, global = true, env = "SENGU_REPLICA_WAIT", value_name = "DURATION", value_parser = parse_duration)]
-    pub replica_wait: Option<Duration>,
-    /// No sentinel moves until the master has been the master this long [default: the sentinels' failover-timeout]
-    #[arg(long, global = true, env = "SENGU_SETTLE_TIME", value_name = "DURATION", value_parser = parse_duration)]
-    pub settle_time: Option<Duration>,
-}
-
-impl SettingsArgs {
-    /// The flags and environment as the top settings layer; `timeout` is the common `--timeout`.
-    pub fn layer(&self, timeout: Option<Duration>) -> Layer {
-        let s = self.clone();
-        Layer {
-            master_name: s.sentinel_master,
-            redis: s.redis,
-            peer_redis: s.peer_redis,
-            sentinel: s.sentinel,
-            peer_sentinel: s.peer_sentinel,
-            floating: s.floating,
-            peer_floating: s.peer_floating,
-            floating_myid: s.floating_myid,
-            floating_config: s.floating_config,
-            floating_script: s.floating_script,
-            quorum: s.quorum,
-            down_after: s.down_after,
-            failover_timeout: s.failover_timeout,
-            service: s.service,
-            master_tag: s.master_tag,
-            replica_tag: s.replica_tag,
-            lock_file: s.lock_file,
-            reset_wait: s.reset_wait,
-            replica_wait: s.replica_wait,
-            settle_time: s.settle_time,
-            timeout,
-            ..Layer::default()
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -247,6 +146,7 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("sentinel-rebalance").chain(args.iter().copied()))
@@ -351,12 +251,12 @@ mod tests {
             "--reset-wait", "31s", "--replica-wait", "20s", "--settle-time", "0s", "--timeout", "9s",
         ])
         .unwrap();
-        let layer = cli.settings.layer(cli.common.timeout);
+        let layer = &cli.settings;
         assert_eq!(layer.master_name.as_deref(), Some("m"));
-        assert_eq!(layer.peer_floating.unwrap().to_string(), "10.0.0.12:26380");
+        assert_eq!(layer.peer_floating.as_ref().unwrap().to_string(), "10.0.0.12:26380");
         assert_eq!((layer.down_after, layer.failover_timeout), (Some(Duration::from_secs(5)), Some(Duration::from_secs(60))));
         assert_eq!((layer.reset_wait, layer.replica_wait, layer.settle_time), (Some(Duration::from_secs(31)), Some(Duration::from_secs(20)), Some(Duration::ZERO)));
-        assert_eq!((layer.quorum, layer.timeout), (Some(2), Some(Duration::from_secs(9))));
+        assert_eq!((layer.quorum, cli.common.timeout), (Some(2), Some(Duration::from_secs(9))));
         assert_eq!((layer.master_tag.as_deref(), layer.replica_tag.as_deref()), (Some("primary"), Some("standby")));
         assert_eq!(layer.floating_start, None, "argv settings are file-only");
         assert!(parse(&["status", "--redis", "10.0.0.11"]).is_err(), "HOST:PORT is checked");

@@ -8,8 +8,7 @@ use std::process::ExitCode;
 
 use sengu::actionlog::ActionLog;
 use sengu::entry::{self, Kind};
-use sengu::rebalance::{self, Call, Layer};
-use sengu::settings::redis_auth;
+use sengu::rebalance::{self, Call};
 
 const PROGRAM: &str = "sentinel-rebalance";
 
@@ -17,11 +16,11 @@ fn main() -> ExitCode {
     entry::run(Kind::Hook, |cli: cli::Cli| {
         let task = cli.task()?;
         let config = cli.common.config_file()?;
+        let settings = cli.settings.load(&cli.common, &cli.consul, &config)?;
+        if cli.print.print_config {
+            return entry::print_config(&settings);
+        }
         let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
-        let file: Layer = config.section(rebalance::SECTION)?;
-        let layer = cli.settings.layer(cli.common.timeout).over(file);
-        let consul = cli.consul.client_config::<sengu::settings::SetupError>(&config)?;
-        let settings = layer.resolve(redis_auth(&config)?, consul)?;
         Ok(match task {
             cli::Task::Reconfig { master_name, role, from, to } => {
                 let call = Call { master_name, role: role.as_str().to_string(), from, to };

@@ -136,9 +136,46 @@ fn a_budget_sentinel_cannot_honour_exits_two_and_does_nothing() {
 fn the_example_host_config_is_complete_and_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/redis-sentinel/rebalance/sengu-host-a.toml");
     let config = sengu::settings::ConfigFile::load(&path).unwrap();
-    let layer: sengu::rebalance::Layer = config.section(sengu::rebalance::SECTION).unwrap();
+    let layer: sengu::rebalance::Args = config.section(sengu::rebalance::SECTION).unwrap();
     let settings = layer.resolve(Default::default(), Default::default()).unwrap();
     assert_eq!(settings.floating_start, ["systemctl", "start", "redis-sentinel-floating.service"]);
     assert_eq!(settings.here.floating.to_string(), "10.0.0.11:26380");
     let _: sengu::settings::LogArgs = config.section("log").unwrap();
+}
+
+/// `--print-config` shows the merged settings (flags and variables over the file, then the
+/// defaults), with password directives of the floating sentinel's config as `<set>`, and does
+/// nothing else: no lock, no log, no sentinel asked.
+#[test]
+fn print_config_shows_the_merged_settings_and_hides_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sengu.toml");
+    let floating = dir.path().join("floating.conf");
+    std::fs::write(
+        &config,
+        "[sentinel-rebalance]\nfloating_start = [\"systemctl\", \"start\", \"f\"]\nfloating_config_lines = [\"requirepass s3cret-pw\"]\nquorum = 2\n",
+    )
+    .unwrap();
+    let floating_config = floating.display().to_string();
+    let env = [
+        ("SENGU_CONFIG", config.to_str().unwrap()),
+        ("SENGU_SENTINEL_MASTER", "mymaster"),
+        ("SENGU_REDIS", "127.0.0.11:6379"),
+        ("SENGU_PEER_REDIS", "127.0.0.12:6379"),
+        ("SENGU_SENTINEL", "127.0.0.11:26379"),
+        ("SENGU_PEER_SENTINEL", "127.0.0.12:26379"),
+        ("SENGU_FLOATING", "127.0.0.11:26380"),
+        ("SENGU_PEER_FLOATING", "127.0.0.12:26380"),
+        ("SENGU_FLOATING_MYID", "f100000000000000000000000000000000000f1f"),
+        ("SENGU_FLOATING_CONFIG", floating_config.as_str()),
+        ("SENGU_QUORUM", "1"),
+    ];
+    let run = run_env(BIN, &["status", "--print-config"], &env);
+    run.exits(0)
+        .stdout_contains("quorum = 1\n")
+        .stdout_contains("master_name = \"mymaster\"\n")
+        .stdout_contains("floating_start = [\"systemctl\", \"start\", \"f\"]\n")
+        .stdout_contains("\"requirepass <set>\"");
+    assert!(!run.stdout().contains("s3cret-pw"), "{run}");
+    assert!(!floating.exists());
 }

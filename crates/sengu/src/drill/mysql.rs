@@ -24,9 +24,10 @@ use crate::consul::Client;
 use crate::mysql::{Credentials, Server, Timeouts};
 
 /// Everything a MySQL drill needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct MysqlDrill {
-    /// The switchover command: program and arguments, run without a shell.
+    /// The switchover command: program and arguments, run without a shell (shown redacted).
+    #[serde(serialize_with = "shown_command")]
     pub switchover: Vec<OsString>,
     /// The service or node name, for the report and the history key.
     pub label: String,
@@ -38,11 +39,17 @@ pub struct MysqlDrill {
     /// `database.table`, validated.
     pub table: String,
     pub cadence: Cadence,
+    #[serde(serialize_with = "crate::human::exact")]
     pub probe_timeout: Duration,
     /// Timeouts of the drill's own statements (table setup, reading back).
     pub timeouts: Timeouts,
     /// `step`: the switchover command's longest run; `settle`: convergence afterwards.
     pub deadlines: Deadlines,
+}
+
+/// The switchover command as `--print-config` shows it: redacted, like the action log.
+fn shown_command<S: serde::Serializer>(argv: &[OsString], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::redact::command_line(&argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>()))
 }
 
 const WARM_UP: Duration = Duration::from_millis(300);

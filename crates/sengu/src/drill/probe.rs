@@ -50,7 +50,7 @@ impl NameLookup {
 
 /// Which port to use at an address DNS answered: DNS A records carry no port, and the
 /// instances of one service may listen on different ones.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Ports {
     pub by_ip: BTreeMap<IpAddr, u16>,
     pub default: Option<u16>,
@@ -225,11 +225,13 @@ pub fn describe_answer(answer: &Result<Vec<IpAddr>, String>) -> String {
 }
 
 /// How often each probe runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Cadence {
     /// Writer and reader.
+    #[serde(serialize_with = "crate::human::exact")]
     pub probe: Duration,
     /// DNS sampler.
+    #[serde(serialize_with = "crate::human::exact")]
     pub dns: Duration,
 }
 

@@ -31,7 +31,7 @@ use crate::roles::{self, RoleTags};
 use self::precheck::Topology;
 
 /// Everything a Redis drill needs, merged from flags, environment and the `[drill]` table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RedisDrill {
     pub sentinels: Vec<HostPort>,
     /// The name the sentinels monitor.
@@ -47,6 +47,7 @@ pub struct RedisDrill {
     pub keep_going: bool,
     pub cadence: Cadence,
     /// Connect and command timeout of each probe.
+    #[serde(serialize_with = "crate::human::exact")]
     pub probe_timeout: Duration,
     pub deadlines: Deadlines,
     pub tags: RoleTags,

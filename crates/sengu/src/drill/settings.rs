@@ -1,13 +1,14 @@
-//! The drill's settings: the flag groups of `sengu-drill redis` and `sengu-drill mysql`, the
-//! `[drill]` config table, and their merge into a ready [`RedisDrill`] or [`MysqlDrill`]
-//! (flag > environment > file > default). The groups live here rather than in the binary
+//! The drill's settings: the flag groups of `sengu-drill redis` and `sengu-drill mysql`, each
+//! setting with a config key declared once as a flag, a variable and a key of `[drill]` (shared
+//! by the groups, merged by [`crate::settings::layer_part`]), and their merge into a ready
+//! [`RedisDrill`] or [`MysqlDrill`] (flag > environment > file > default). The groups live here rather than in the binary
 //! because the merge needs them and the merge is what unit tests reach.
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::mysql::MysqlDrill;
 use super::probe::{Cadence, Ports};
@@ -16,12 +17,10 @@ use super::Deadlines;
 use crate::addr::HostPort;
 use crate::consul::Client;
 use crate::mysql::Timeouts;
-// The same failures as the MySQL hooks' setup (settings, Consul, credentials, a bad value),
-// so the drill shares their type rather than keeping a copy.
-pub use crate::mysql_hooks::settings::SetupError;
+pub use crate::settings::SetupError;
 use crate::redis::ConnectOptions;
 use crate::roles::RoleTags;
-use crate::settings::{self, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs};
+use crate::settings::{self, keys, layer_part, optional_duration, parse_timeout, CommonArgs, ConfigFile, ConsulArgs, Table};
 
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(10);
 pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(250);
@@ -32,40 +31,18 @@ pub const DEFAULT_TABLE: &str = "sengu_drill.probes";
 pub const DEFAULT_DOMAIN: &str = "consul";
 pub const DEFAULT_MYSQL_PORT: u16 = 3306;
 
-/// The `[drill]` table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Flags both drills take. Each field with a config key is declared once here, as a flag, a
+/// variable and a key of `[drill]` (a table the three groups share); fields without one are
+/// `#[serde(skip)]` and always come from the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct FileSettings {
-    #[serde(with = "optional_duration")]
-    pub probe_interval: Option<Duration>,
-    #[serde(with = "optional_duration")]
-    pub probe_timeout: Option<Duration>,
-    #[serde(with = "optional_duration")]
-    pub catch_up_timeout: Option<Duration>,
-    #[serde(with = "optional_duration")]
-    pub step_timeout: Option<Duration>,
-    #[serde(with = "optional_duration")]
-    pub settle_timeout: Option<Duration>,
-    #[serde(with = "optional_duration")]
-    pub switchover_timeout: Option<Duration>,
-    /// `IP:PORT` of the DNS server applications use (Consul's).
-    pub dns_server: Option<String>,
-    pub datacenter: Option<String>,
-    pub domain: Option<String>,
-    /// Store each report in Consul KV (default true).
-    pub history: Option<bool>,
-    /// The MySQL probe table, `database.table`.
-    pub table: Option<String>,
-}
-
-/// Flags both drills take.
-#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ProbeArgs {
     /// DNS server applications use, e.g. Consul's 127.0.0.1:8600 (also [drill] dns_server) [default: the system resolver]
     #[arg(long, env = "SENGU_DNS_SERVER", value_name = "IP:PORT")]
     pub dns_server: Option<HostPort>,
     /// The name the probes resolve, instead of the one built from the service or node
     #[arg(long, env = "SENGU_DNS_NAME", value_name = "NAME")]
+    #[serde(skip)]
     pub dns_name: Option<String>,
     /// Consul datacenter in the DNS name (also [drill] datacenter) [default: none, the agent's]
     #[arg(long, env = "SENGU_DATACENTER", value_name = "DC")]
@@ -75,82 +52,134 @@ pub struct ProbeArgs {
     pub domain: Option<String>,
     /// How often the probes write and read (also [drill] probe_interval) [default: 10ms]
     #[arg(long, env = "SENGU_PROBE_INTERVAL", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
     pub probe_interval: Option<Duration>,
     /// Timeout of each probe's connect and command (also [drill] probe_timeout) [default: 250ms]
     #[arg(long, env = "SENGU_PROBE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
     pub probe_timeout: Option<Duration>,
     /// Longest wait for things to settle after a switch, and for the pre-checks before the next round (also [drill] settle_timeout) [default: 15s]
     #[arg(long, env = "SENGU_SETTLE_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
     pub settle_timeout: Option<Duration>,
     /// Do not store the report in Consul KV (also [drill] history = false)
     #[arg(long, env = "SENGU_NO_HISTORY", value_parser = clap::builder::BoolishValueParser::new())]
+    #[serde(skip)]
     pub no_history: bool,
+    /// `[drill] history`: store each report in Consul KV [default: true]; its flag is `--no-history`.
+    #[arg(skip)]
+    pub history: Option<bool>,
 }
 
-/// Flags of `sengu-drill redis`.
-#[derive(Debug, Clone, clap::Args)]
+impl Table for ProbeArgs {
+    const NAME: &'static str = "drill";
+}
+
+/// Flags of `sengu-drill redis` (keys of `[drill]` where they have one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RedisArgs {
     /// A sentinel; repeat for each (env: comma-separated)
     #[arg(long = "sentinel", env = "SENGU_SENTINELS", value_delimiter = ',', value_name = "HOST:PORT", required = true)]
+    #[serde(skip)]
     pub sentinels: Vec<HostPort>,
     /// The master name the sentinels monitor [default: the service name]
     #[arg(long, env = "SENGU_SENTINEL_MASTER", value_name = "NAME")]
+    #[serde(skip)]
     pub sentinel_master: Option<String>,
     /// The Consul service whose instances carry the master/replica tags
     #[arg(long, env = "SENGU_SERVICE", value_name = "NAME")]
+    #[serde(skip)]
     pub service: String,
     /// How many switches, back and forth [default: 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    #[serde(skip)]
     pub rounds: Option<u32>,
     /// Go on with the next round after one that broke an invariant (an aborted round still stops the drill); for measuring
     #[arg(long)]
+    #[serde(skip)]
     pub keep_going: bool,
     /// Longest wait for the replicas to reach the paused master's offset (also [drill] catch_up_timeout) [default: 2s]
     #[arg(long, env = "SENGU_CATCH_UP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
     pub catch_up_timeout: Option<Duration>,
     /// Longest wait for each step: promotion, demotion, publishing (also [drill] step_timeout) [default: 5s]
     #[arg(long, env = "SENGU_STEP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
     pub step_timeout: Option<Duration>,
     /// The tag that marks the master [default: master]
     #[arg(long, env = "SENGU_MASTER_TAG", value_name = "TAG")]
+    #[serde(skip)]
     pub master_tag: Option<String>,
     /// The tag that marks a replica [default: replica]
     #[arg(long, env = "SENGU_REPLICA_TAG", value_name = "TAG")]
+    #[serde(skip)]
     pub replica_tag: Option<String>,
     #[command(flatten)]
+    #[serde(skip)]
     pub probes: ProbeArgs,
 }
 
-/// Flags of `sengu-drill mysql`.
-#[derive(Debug, Clone, clap::Args)]
+impl Table for RedisArgs {
+    const NAME: &'static str = "drill";
+}
+
+/// Flags of `sengu-drill mysql` (keys of `[drill]` where they have one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["service", "node"]))]
+#[serde(default, deny_unknown_fields)]
 pub struct MysqlDrillArgs {
     /// Probe `<NAME>.service.<domain>`: the service the hooks publish on the master
     #[arg(long, env = "SENGU_SERVICE", value_name = "NAME")]
+    #[serde(skip)]
     pub service: Option<String>,
     /// Probe `<NAME>.node.<domain>`: the catalog node that stands for the master, e.g. foo-db-master
     #[arg(long, env = "SENGU_MASTER_NODE", value_name = "NAME")]
+    #[serde(skip)]
     pub node: Option<String>,
     /// A server taking part, so the probes know its port; repeat for each
     #[arg(long = "server", value_name = "HOST:PORT")]
+    #[serde(skip)]
     pub servers: Vec<HostPort>,
     /// The port of any other address DNS answers [default: 3306]
     #[arg(long, value_name = "PORT")]
+    #[serde(skip)]
     pub port: Option<u16>,
     /// The probe table, created if missing (also [drill] table) [default: sengu_drill.probes]
     #[arg(long, env = "SENGU_DRILL_TABLE", value_name = "DB.TABLE")]
     pub table: Option<String>,
     // The probes' login: `--mysql-defaults-file`, `--mysql-user`, shared with the hooks.
     #[command(flatten)]
+    #[serde(skip)]
     pub login: crate::mysql::MysqlArgs,
     /// Longest run of the switchover command (also [drill] switchover_timeout) [default: 60s]
     #[arg(long, env = "SENGU_SWITCHOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
     pub switchover_timeout: Option<Duration>,
     /// The switchover command and its arguments, run without a shell; must come last
     #[arg(long, value_name = "ARGV", required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
+    #[serde(skip)]
     pub switchover_cmd: Vec<OsString>,
     #[command(flatten)]
+    #[serde(skip)]
     pub probes: ProbeArgs,
+}
+
+impl Table for MysqlDrillArgs {
+    const NAME: &'static str = "drill";
+}
+
+/// Every key of `[drill]`, whichever group declares it.
+fn table_keys() -> Vec<String> {
+    [keys::<ProbeArgs>(), keys::<RedisArgs>(), keys::<MysqlDrillArgs>()].concat()
+}
+
+/// A ready drill, whether to keep its report in Consul KV, and the Consul client.
+#[derive(Debug, Serialize)]
+pub struct Ready<T> {
+    pub drill: T,
+    pub keep_history: bool,
+    pub consul: Client,
 }
 
 /// What both drills share, merged.
@@ -167,22 +196,23 @@ struct Shared {
 }
 
 impl Shared {
-    fn resolve(args: &ProbeArgs, file: &FileSettings) -> Result<Shared, SetupError> {
-        let dns_server = match args.dns_server.clone().map(Ok).or_else(|| file.dns_server.as_deref().map(str::parse)) {
+    /// `args` layered over `[drill]`; the command-line-only fields come from `args` itself.
+    fn resolve(args: &ProbeArgs, config: &ConfigFile, known: &[String]) -> Result<Shared, SetupError> {
+        let merged = layer_part(args, config, known)?;
+        let dns_server = match merged.dns_server {
             None => None,
-            Some(Err(e)) => return Err(bad("dns_server", file.dns_server.clone().unwrap_or_default(), e.to_string())),
-            Some(Ok(hp)) => Some(SocketAddr::new(hp.ip().ok_or_else(|| bad("DNS server", hp.to_string(), "expected IP:PORT"))?, hp.port)),
+            Some(hp) => Some(SocketAddr::new(hp.ip().ok_or_else(|| bad("DNS server", hp.to_string(), "expected IP:PORT"))?, hp.port)),
         };
-        let domain = args.domain.clone().or_else(|| file.domain.clone()).unwrap_or_else(|| DEFAULT_DOMAIN.to_string());
+        let domain = merged.domain.unwrap_or_else(|| DEFAULT_DOMAIN.to_string());
         Ok(Shared {
             dns_server,
             dns_name: args.dns_name.clone(),
-            datacenter: args.datacenter.clone().or_else(|| file.datacenter.clone()),
+            datacenter: merged.datacenter,
             domain: domain.trim_matches('.').to_string(),
-            cadence: Cadence { probe: args.probe_interval.or(file.probe_interval).unwrap_or(DEFAULT_PROBE_INTERVAL), dns: DNS_SAMPLE_INTERVAL },
-            probe_timeout: args.probe_timeout.or(file.probe_timeout).unwrap_or(DEFAULT_PROBE_TIMEOUT),
-            settle: args.settle_timeout.or(file.settle_timeout).unwrap_or(Deadlines::default().settle),
-            keep_history: !args.no_history && file.history.unwrap_or(true),
+            cadence: Cadence { probe: merged.probe_interval.unwrap_or(DEFAULT_PROBE_INTERVAL), dns: DNS_SAMPLE_INTERVAL },
+            probe_timeout: merged.probe_timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT),
+            settle: merged.settle_timeout.unwrap_or(Deadlines::default().settle),
+            keep_history: !args.no_history && merged.history.unwrap_or(true),
         })
     }
 
@@ -203,9 +233,10 @@ fn bad(what: &'static str, value: impl Into<String>, reason: impl Into<String>) 
 }
 
 /// A ready Redis drill, whether to keep its report, and the Consul client.
-pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(RedisDrill, bool, Client), SetupError> {
-    let file: FileSettings = config.section("drill")?;
-    let shared = Shared::resolve(&args.probes, &file)?;
+pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<Ready<RedisDrill>, SetupError> {
+    let known = table_keys();
+    let shared = Shared::resolve(&args.probes, config, &known)?;
+    let own = layer_part(args, config, &known)?;
     let tags = RoleTags {
         master: args.master_tag.clone().unwrap_or_else(|| RoleTags::default().master),
         replica: args.replica_tag.clone().unwrap_or_else(|| RoleTags::default().replica),
@@ -224,27 +255,28 @@ pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config:
         cadence: shared.cadence,
         probe_timeout: shared.probe_timeout,
         deadlines: Deadlines {
-            catch_up: args.catch_up_timeout.or(file.catch_up_timeout).unwrap_or(defaults.catch_up),
-            step: args.step_timeout.or(file.step_timeout).unwrap_or(defaults.step),
+            catch_up: own.catch_up_timeout.unwrap_or(defaults.catch_up),
+            step: own.step_timeout.unwrap_or(defaults.step),
             settle: shared.settle,
         },
         tags,
         redis: opts.clone(),
         sentinel: opts,
     };
-    Ok((drill, shared.keep_history, client(common, consul, config)?))
+    Ok(Ready { drill, keep_history: shared.keep_history, consul: client(common, consul, config)? })
 }
 
 /// A ready MySQL drill, whether to keep its report, and the Consul client.
-pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<(MysqlDrill, bool, Client), SetupError> {
-    let file: FileSettings = config.section("drill")?;
-    let shared = Shared::resolve(&args.probes, &file)?;
+pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<Ready<MysqlDrill>, SetupError> {
+    let known = table_keys();
+    let shared = Shared::resolve(&args.probes, config, &known)?;
+    let own = layer_part(args, config, &known)?;
     let (label, dns_name) = match (&args.service, &args.node) {
         (Some(s), _) => (s.clone(), shared.name(s, "service")),
         (None, Some(n)) => (n.clone(), shared.name(n, "node")),
         (None, None) => return Err(bad("target", "", "give --service or --node")),
     };
-    let table = args.table.clone().or_else(|| file.table.clone()).unwrap_or_else(|| DEFAULT_TABLE.to_string());
+    let table = own.table.unwrap_or_else(|| DEFAULT_TABLE.to_string());
     let valid = table.split_once('.').is_some_and(|(db, t)| [db, t].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')));
     if !valid {
         return Err(bad("table", table, "expected DATABASE.TABLE of letters, digits and '_'"));
@@ -267,12 +299,12 @@ pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, co
         probe_timeout: shared.probe_timeout,
         timeouts: Timeouts::all(Duration::from_secs(3)),
         deadlines: Deadlines {
-            step: args.switchover_timeout.or(file.switchover_timeout).unwrap_or(DEFAULT_SWITCHOVER_TIMEOUT),
+            step: own.switchover_timeout.unwrap_or(DEFAULT_SWITCHOVER_TIMEOUT),
             settle: shared.settle,
             ..Deadlines::default()
         },
     };
-    Ok((drill, shared.keep_history, client(common, consul, config)?))
+    Ok(Ready { drill, keep_history: shared.keep_history, consul: client(common, consul, config)? })
 }
 
 /// The Consul client: `CONSUL_*`, then `--consul-addr`/`[consul] addr`, bounded by `--timeout`
@@ -320,7 +352,7 @@ mod tests {
     #[test]
     fn redis_defaults_build_the_master_name_from_tag_and_service() {
         let cli = R::try_parse_from(["t", "--sentinel", "127.0.0.1:26379", "--service", "redis"]).unwrap();
-        let (d, keep, _) = redis(&cli.r, &CommonArgs::default(), &consul(), &config("")).unwrap();
+        let Ready { drill: d, keep_history: keep, .. } = redis(&cli.r, &CommonArgs::default(), &consul(), &config("")).unwrap();
         assert_eq!(d.dns_name, "master.redis.service.consul");
         assert_eq!(d.master_name, "redis");
         assert_eq!((d.rounds, keep), (1, true));
@@ -333,7 +365,7 @@ mod tests {
     fn the_file_fills_in_and_flags_win() {
         let text = "[drill]\nprobe_interval = \"20ms\"\ncatch_up_timeout = \"1s\"\ndns_server = \"127.0.0.1:8600\"\ndatacenter = \"dc1\"\nhistory = false\n";
         let cli = R::try_parse_from(["t", "--sentinel", "127.0.0.1:26379", "--service", "redis", "--probe-interval", "5ms", "--master-tag", "primary"]).unwrap();
-        let (d, keep, _) = redis(&cli.r, &CommonArgs::default(), &consul(), &config(text)).unwrap();
+        let Ready { drill: d, keep_history: keep, .. } = redis(&cli.r, &CommonArgs::default(), &consul(), &config(text)).unwrap();
         assert_eq!(d.cadence.probe, Duration::from_millis(5));
         assert_eq!(d.deadlines.catch_up, Duration::from_secs(1));
         assert_eq!(d.dns_server, Some("127.0.0.1:8600".parse().unwrap()));
@@ -352,7 +384,7 @@ mod tests {
     fn mysql_takes_the_command_last_with_its_own_flags() {
         let cli = M::try_parse_from(["t", "--node", "foo-db-master", "--server", "127.0.0.21:3307", "--mysql-user", "probe", "--switchover-cmd", "switch", "--new", "x"]).unwrap();
         assert_eq!(cli.m.switchover_cmd, ["switch", "--new", "x"]);
-        let (d, _, _) = mysql(&cli.m, &CommonArgs::default(), &consul(), &config("")).unwrap();
+        let d = mysql(&cli.m, &CommonArgs::default(), &consul(), &config("")).unwrap().drill;
         assert_eq!(d.dns_name, "foo-db-master.node.consul");
         assert_eq!(d.ports.endpoint("127.0.0.21".parse().unwrap()).unwrap().to_string(), "127.0.0.21:3307");
         assert_eq!(d.ports.endpoint("127.0.0.22".parse().unwrap()).unwrap().to_string(), "127.0.0.22:3306");

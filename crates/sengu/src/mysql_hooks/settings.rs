@@ -190,16 +190,10 @@ pub struct HookSettings {
     pub mysql_timeouts: Timeouts,
     pub fence_timeouts: Timeouts,
     /// The Consul client, its deadline set to the end of the run's budget.
-    #[serde(serialize_with = "show_client")]
     pub consul: Client,
     /// The budget for all Consul calls of the run, counted from [`HookSettings::resolve`].
     #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
-}
-
-/// The client as `--print-config` shows it: the agent it talks to.
-fn show_client<S: serde::Serializer>(client: &Client, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(client.address())
 }
 
 pub use crate::settings::SetupError;

@@ -313,7 +313,7 @@ mod tests {
         };
         let p = MonitorParams::pick(&s, Some(&learned));
         assert_eq!((p.quorum, p.down_after, p.failover_timeout), (3, Duration::from_secs(2), Duration::from_secs(6)));
-        let s = crate::rebalance::settings::Layer { quorum: Some(2), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap();
+        let s = crate::rebalance::settings::Args { quorum: Some(2), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap();
         assert_eq!(MonitorParams::pick(&s, Some(&learned)).quorum, 2);
     }
 

@@ -1,5 +1,6 @@
-//! The settings of sentinel-rebalance: the `[sentinel-rebalance]` table, the layer of flags and
-//! `SENGU_*` variables above it, and the checked [`Settings`] a run works from.
+//! The settings of sentinel-rebalance: [`Args`], each setting declared once as a flag, a
+//! `SENGU_*` variable and a key of `[sentinel-rebalance]`, and the checked [`Settings`] a run
+//! works from.
 //!
 //! Sentinel passes the script nothing but its seven arguments, so everything here comes from the
 //! sentinel's environment or the config file. The argv commands that start and stop the local
@@ -8,12 +9,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use crate::addr::HostPort;
 use crate::redis::{ConnectOptions, RedisAuth};
 use crate::roles::RoleTags;
-use crate::settings::optional_duration;
+use crate::settings::{optional_duration, parse_duration, CommonArgs, ConfigFile, ConsulArgs, SetupError, Table};
 
 /// The table name in the config file.
 pub const SECTION: &str = "sentinel-rebalance";
@@ -34,85 +35,107 @@ pub const DEFAULT_RESET_WAIT: Duration = Duration::from_secs(30);
 /// World-writable on Debian (`/run/lock` is 1777), so a sentinel running as `redis` can lock it.
 pub const DEFAULT_LOCK_FILE: &str = "/run/lock/sentinel-rebalance.lock";
 
-/// One layer of settings: the `[sentinel-rebalance]` table, or the flags and environment. Every
-/// field is optional so the layers can be merged ([`Layer::over`]) before [`Layer::resolve`]
-/// checks that the required ones are there.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Every setting of sentinel-rebalance, declared once: each field is a flag with its `SENGU_*`
+/// variable (Sentinel passes none: in a sentinel's environment only the variables count) and a
+/// key of `[sentinel-rebalance]`. The start/stop commands and extra config lines are argv
+/// arrays and live in the config file only (no safe one-string form), like the budget, whose
+/// flag is the shared `--timeout`. [`Args::resolve`] checks what [`crate::settings::layer`]
+/// merged and fills the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args, Serialize, Deserialize)]
+#[command(next_help_heading = "Settings (also [sentinel-rebalance] in the config file)")]
 #[serde(default, deny_unknown_fields)]
-pub struct Layer {
-    /// The master name from `sentinel monitor`.
+pub struct Args {
+    /// The master name the sentinels monitor
+    #[arg(long = "sentinel-master", id = "sentinel_master", global = true, env = "SENGU_SENTINEL_MASTER", value_name = "NAME")]
     pub master_name: Option<String>,
-    /// This host's Redis.
-    #[serde(deserialize_with = "host_port")]
+    /// This host's Redis
+    #[arg(long, global = true, env = "SENGU_REDIS", value_name = "HOST:PORT")]
     pub redis: Option<HostPort>,
-    /// The other host's Redis.
-    #[serde(deserialize_with = "host_port")]
+    /// The other host's Redis
+    #[arg(long, global = true, env = "SENGU_PEER_REDIS", value_name = "HOST:PORT")]
     pub peer_redis: Option<HostPort>,
-    /// This host's fixed sentinel.
-    #[serde(deserialize_with = "host_port")]
+    /// This host's fixed sentinel
+    #[arg(long, global = true, env = "SENGU_SENTINEL", value_name = "HOST:PORT")]
     pub sentinel: Option<HostPort>,
-    /// The other host's fixed sentinel.
-    #[serde(deserialize_with = "host_port")]
+    /// The other host's fixed sentinel
+    #[arg(long, global = true, env = "SENGU_PEER_SENTINEL", value_name = "HOST:PORT")]
     pub peer_sentinel: Option<HostPort>,
-    /// Where the floating sentinel listens when it runs on this host.
-    #[serde(deserialize_with = "host_port")]
+    /// Where the floating sentinel listens when it runs on this host
+    #[arg(long, global = true, env = "SENGU_FLOATING", value_name = "HOST:PORT")]
     pub floating: Option<HostPort>,
-    /// Where it listens when it runs on the other host.
-    #[serde(deserialize_with = "host_port")]
+    /// Where it listens when it runs on the other host
+    #[arg(long, global = true, env = "SENGU_PEER_FLOATING", value_name = "HOST:PORT")]
     pub peer_floating: Option<HostPort>,
-    /// The floating sentinel's fixed `sentinel myid` (40 hex characters).
+    /// The floating sentinel's fixed `sentinel myid` (40 hex characters)
+    #[arg(long, global = true, env = "SENGU_FLOATING_MYID", value_name = "ID")]
     pub floating_myid: Option<String>,
-    /// The config file written fresh before each start of the local floating sentinel.
+    /// The floating sentinel's config file, written fresh before each start (absolute path)
+    #[arg(long, global = true, env = "SENGU_FLOATING_CONFIG", value_name = "FILE")]
     pub floating_config: Option<PathBuf>,
     /// argv that starts the local floating sentinel and returns (e.g. `systemctl start …`).
+    #[arg(skip)]
     pub floating_start: Option<Vec<String>>,
     /// argv that stops it; without it, the sentinel is asked to `SHUTDOWN`.
+    #[arg(skip)]
     pub floating_stop: Option<Vec<String>>,
-    /// The `client-reconfig-script` written into the floating sentinel's config
-    /// [default: this executable].
+    /// The client-reconfig-script written into that config [default: this executable]
+    #[arg(long, global = true, env = "SENGU_FLOATING_SCRIPT", value_name = "FILE")]
     pub floating_script: Option<PathBuf>,
     /// Further lines for the floating sentinel's config (logfile, dir, pidfile, requirepass …).
+    #[arg(skip)]
     pub floating_config_lines: Option<Vec<String>>,
-    /// `quorum` of the monitor line [default: what the fixed sentinels use].
+    /// Quorum of the floating sentinel's monitor line [default: the fixed sentinels']
+    #[arg(long, global = true, env = "SENGU_QUORUM", value_name = "N")]
     pub quorum: Option<u32>,
-    /// `down-after-milliseconds` [default: what the fixed sentinels use].
+    /// down-after-milliseconds for the floating sentinel, e.g. 5s [default: the fixed sentinels']
+    #[arg(long, global = true, env = "SENGU_DOWN_AFTER", value_name = "DURATION", value_parser = parse_duration)]
     #[serde(with = "optional_duration")]
     pub down_after: Option<Duration>,
-    /// `failover-timeout` [default: what the fixed sentinels use].
+    /// failover-timeout for the floating sentinel, e.g. 3m [default: the fixed sentinels']
+    #[arg(long, global = true, env = "SENGU_FAILOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     #[serde(with = "optional_duration")]
     pub failover_timeout: Option<Duration>,
-    /// The Consul service whose master/replica tags follow the roles; unset: tags are left alone.
+    /// Consul service whose master/replica tags follow the master [default: tags untouched]
+    #[arg(long, global = true, env = "SENGU_SERVICE", value_name = "NAME")]
     pub service: Option<String>,
-    /// The tag that marks the master [default: master].
+    /// The tag that marks the master [default: master]
+    #[arg(long, global = true, env = "SENGU_MASTER_TAG", value_name = "TAG")]
     pub master_tag: Option<String>,
-    /// The tag that marks a replica [default: replica].
+    /// The tag that marks a replica [default: replica]
+    #[arg(long, global = true, env = "SENGU_REPLICA_TAG", value_name = "TAG")]
     pub replica_tag: Option<String>,
-    /// The file lock that serialises runs on this host.
+    /// Lock file serialising runs on this host [default: /run/lock/sentinel-rebalance.lock]
+    #[arg(long, global = true, env = "SENGU_LOCK_FILE", value_name = "FILE")]
     pub lock_file: Option<PathBuf>,
-    /// The pause between two `SENTINEL RESET`s of `reconcile --reset`.
+    /// Pause between two SENTINEL RESETs of `reconcile --reset` [default: 30s]
+    #[arg(long, global = true, env = "SENGU_RESET_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     #[serde(with = "optional_duration")]
     pub reset_wait: Option<Duration>,
-    /// How long to wait for this host's Redis to become a healthy replica before a move.
+    /// How long to wait for this host's Redis to become a healthy replica before a move [default: 40s]
+    #[arg(long, global = true, env = "SENGU_REPLICA_WAIT", value_name = "DURATION", value_parser = parse_duration)]
     #[serde(with = "optional_duration")]
     pub replica_wait: Option<Duration>,
-    /// No sentinel is moved until the master has been the master this long [default: the
-    /// sentinels' failover-timeout].
+    /// No sentinel moves until the master has been the master this long [default: the sentinels' failover-timeout]
+    #[arg(long, global = true, env = "SENGU_SETTLE_TIME", value_name = "DURATION", value_parser = parse_duration)]
     #[serde(with = "optional_duration")]
     pub settle_time: Option<Duration>,
-    /// The whole run's budget.
+    /// The whole run's budget: the file's key; the flag is the shared --timeout.
+    #[arg(skip)]
     #[serde(with = "optional_duration")]
     pub timeout: Option<Duration>,
 }
 
-fn host_port<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<HostPort>, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    text.parse().map(Some).map_err(serde::de::Error::custom)
+impl Table for Args {
+    const NAME: &'static str = SECTION;
 }
 
 /// A required setting that no layer gave, or a value that cannot work. Messages say where to
 /// set it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
+    /// The config file, the Redis password file or the Consul settings could not be used.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
     #[error("missing setting {key} (set {env} or {key} in [sentinel-rebalance])")]
     Missing { key: &'static str, env: &'static str },
     #[error("missing setting {key} (set {key} in [sentinel-rebalance] as an array of strings)")]
@@ -121,8 +144,14 @@ pub enum SettingsError {
     Invalid { key: &'static str, message: String },
 }
 
+impl From<crate::settings::Error> for SettingsError {
+    fn from(e: crate::settings::Error) -> Self {
+        SettingsError::Setup(e.into())
+    }
+}
+
 /// One host's three endpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostEnds {
     pub redis: HostPort,
     pub sentinel: HostPort,
@@ -130,7 +159,7 @@ pub struct HostEnds {
 }
 
 /// Checked settings for one run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub master_name: String,
     /// This host.
@@ -142,9 +171,12 @@ pub struct Settings {
     pub floating_start: Vec<String>,
     pub floating_stop: Option<Vec<String>>,
     pub floating_script: Option<PathBuf>,
+    #[serde(serialize_with = "shown_config_lines")]
     pub floating_config_lines: Vec<String>,
     pub quorum: Option<u32>,
+    #[serde(serialize_with = "crate::settings::optional_duration::serialize")]
     pub down_after: Option<Duration>,
+    #[serde(serialize_with = "crate::settings::optional_duration::serialize")]
     pub failover_timeout: Option<Duration>,
     pub service: Option<String>,
     pub role_tags: RoleTags,
@@ -152,46 +184,49 @@ pub struct Settings {
     /// `[consul] addr`); a client is built from it only when roles are published.
     pub consul: crate::consul::ClientConfig,
     pub lock_file: PathBuf,
+    #[serde(serialize_with = "crate::human::exact")]
     pub reset_wait: Duration,
+    #[serde(serialize_with = "crate::human::exact")]
     pub replica_wait: Duration,
+    #[serde(serialize_with = "crate::settings::optional_duration::serialize")]
     pub settle_time: Option<Duration>,
+    #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
     /// How to reach Redis and the sentinels (credentials from `REDISCLI_AUTH` or `[redis]`).
     pub connect: ConnectOptions,
 }
 
-impl Layer {
-    /// This layer, with `lower` filling what it leaves unset (flags and environment over the file).
-    pub fn over(self, lower: Layer) -> Layer {
-        Layer {
-            master_name: self.master_name.or(lower.master_name),
-            redis: self.redis.or(lower.redis),
-            peer_redis: self.peer_redis.or(lower.peer_redis),
-            sentinel: self.sentinel.or(lower.sentinel),
-            peer_sentinel: self.peer_sentinel.or(lower.peer_sentinel),
-            floating: self.floating.or(lower.floating),
-            peer_floating: self.peer_floating.or(lower.peer_floating),
-            floating_myid: self.floating_myid.or(lower.floating_myid),
-            floating_config: self.floating_config.or(lower.floating_config),
-            floating_start: self.floating_start.or(lower.floating_start),
-            floating_stop: self.floating_stop.or(lower.floating_stop),
-            floating_script: self.floating_script.or(lower.floating_script),
-            floating_config_lines: self.floating_config_lines.or(lower.floating_config_lines),
-            quorum: self.quorum.or(lower.quorum),
-            down_after: self.down_after.or(lower.down_after),
-            failover_timeout: self.failover_timeout.or(lower.failover_timeout),
-            service: self.service.or(lower.service),
-            master_tag: self.master_tag.or(lower.master_tag),
-            replica_tag: self.replica_tag.or(lower.replica_tag),
-            lock_file: self.lock_file.or(lower.lock_file),
-            reset_wait: self.reset_wait.or(lower.reset_wait),
-            replica_wait: self.replica_wait.or(lower.replica_wait),
-            settle_time: self.settle_time.or(lower.settle_time),
-            timeout: self.timeout.or(lower.timeout),
-        }
+/// The floating sentinel's extra config lines as `--print-config` shows them: the value of a
+/// password directive (`requirepass`, `masterauth`, `sentinel auth-pass <name>`,
+/// `sentinel sentinel-pass`) as `<set>`.
+fn shown_config_lines<S: serde::Serializer>(lines: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+    const SECRET_AFTER: &[&[&str]] = &[&["requirepass"], &["masterauth"], &["sentinel", "auth-pass", "*"], &["sentinel", "sentinel-pass"]];
+    let shown: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let secret = SECRET_AFTER.iter().find(|p| words.len() > p.len() && p.iter().zip(&words).all(|(p, w)| *p == "*" || w.eq_ignore_ascii_case(p)));
+            match secret {
+                Some(prefix) => format!("{} <set>", words[..prefix.len()].join(" ")),
+                None => line.clone(),
+            }
+        })
+        .collect();
+    serde::Serialize::serialize(&shown, serializer)
+}
+
+impl Args {
+    /// Layers the flags over `[sentinel-rebalance]` (the budget from the shared `--timeout`),
+    /// reads the Redis login and the Consul client configuration, and resolves.
+    pub fn load(&self, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<Settings, SettingsError> {
+        let mut merged = crate::settings::layer(self, config)?;
+        merged.timeout = common.timeout.or(merged.timeout);
+        let auth = crate::settings::redis_auth(config)?;
+        let consul = consul.client_config::<SetupError>(config)?;
+        merged.resolve(auth, consul)
     }
 
-    /// Checks the merged layer and fills the defaults.
+    /// Checks the merged settings and fills the defaults.
     pub fn resolve(self, auth: RedisAuth, consul: crate::consul::ClientConfig) -> Result<Settings, SettingsError> {
         fn need<T>(v: Option<T>, key: &'static str, env: &'static str) -> Result<T, SettingsError> {
             v.ok_or(SettingsError::Missing { key, env })
@@ -301,8 +336,8 @@ pub(crate) mod tests {
 
     pub(crate) const MYID: &str = "00000000000000000000000000000000000000f1";
 
-    pub(crate) fn full() -> Layer {
-        Layer {
+    pub(crate) fn full() -> Args {
+        Args {
             master_name: Some("mymaster".into()),
             redis: Some("10.0.0.11:6379".parse().unwrap()),
             peer_redis: Some("10.0.0.12:6379".parse().unwrap()),
@@ -313,7 +348,7 @@ pub(crate) mod tests {
             floating_myid: Some(MYID.into()),
             floating_config: Some("/var/lib/sengu/floating-sentinel.conf".into()),
             floating_start: Some(vec!["systemctl".into(), "start".into(), "redis-sentinel-floating".into()]),
-            ..Layer::default()
+            ..Args::default()
         }
     }
 
@@ -329,43 +364,55 @@ pub(crate) mod tests {
 
     #[test]
     fn a_budget_sentinel_cannot_honour_is_refused() {
-        let e = Layer { timeout: Some(Duration::from_secs(600)), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { timeout: Some(Duration::from_secs(600)), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert_eq!(
             e.to_string(),
             "invalid setting timeout: 10m is more than Sentinel lets its script run (it kills it after 60s, maybe in the middle of a move); at most 55s"
         );
-        assert!(Layer { timeout: Some(Duration::from_millis(55_001)), ..full() }.resolve(RedisAuth::default(), Default::default()).is_err());
-        let s = Layer { timeout: Some(MAX_TIMEOUT), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap();
+        assert!(Args { timeout: Some(Duration::from_millis(55_001)), ..full() }.resolve(RedisAuth::default(), Default::default()).is_err());
+        let s = Args { timeout: Some(MAX_TIMEOUT), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap();
         assert_eq!(s.timeout, MAX_TIMEOUT);
     }
 
     #[test]
-    fn the_upper_layer_wins_and_the_lower_fills_gaps() {
-        let upper = Layer { quorum: Some(3), master_name: Some("other".into()), ..Layer::default() };
-        let merged = upper.over(Layer { quorum: Some(2), ..full() });
+    fn flags_win_and_the_file_fills_gaps_argv_included() {
+        let flags = Args { quorum: Some(3), master_name: Some("other".into()), ..Args::default() };
+        let text = "[sentinel-rebalance]\nquorum = 2\nmaster_name = \"mymaster\"\nfloating_start = [\"systemctl\", \"start\", \"x\"]\n";
+        let config = ConfigFile::parse("/etc/sengu/sengu.toml".into(), text).unwrap();
+        let merged = crate::settings::layer(&flags, &config).unwrap();
         assert_eq!((merged.quorum, merged.master_name.as_deref()), (Some(3), Some("other")));
-        assert!(merged.floating_start.is_some());
+        assert_eq!(merged.floating_start, Some(vec!["systemctl".to_string(), "start".into(), "x".into()]));
+    }
+
+    #[test]
+    fn print_config_hides_password_directives_in_the_floating_config_lines() {
+        let s = Args { floating_config_lines: Some(vec!["requirepass s3cret".into(), "sentinel auth-pass mymaster pw2".into(), "logfile /x".into()]), ..full() }
+            .resolve(RedisAuth::default(), Default::default())
+            .unwrap();
+        let text = crate::settings::render(&s).unwrap();
+        assert!(text.contains("\"requirepass <set>\"") && text.contains("\"sentinel auth-pass mymaster <set>\"") && text.contains("\"logfile /x\""), "{text}");
+        assert!(!text.contains("s3cret") && !text.contains("pw2"), "{text}");
     }
 
     #[test]
     fn a_missing_setting_names_the_key_and_the_variable() {
-        let e = Layer { floating_myid: None, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { floating_myid: None, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert_eq!(e.to_string(), "missing setting floating_myid (set SENGU_FLOATING_MYID or floating_myid in [sentinel-rebalance])");
-        let e = Layer { floating_start: None, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { floating_start: None, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("floating_start in [sentinel-rebalance] as an array"), "{e}");
     }
 
     #[test]
     fn bad_values_are_refused() {
-        let e = Layer { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { floating_myid: Some("abc".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("not 40 hex characters"), "{e}");
-        let e = Layer { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { floating_start: Some(vec![]), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("floating_start: the command is empty"), "{e}");
-        let e = Layer { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { peer_floating: full().floating, ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("10.0.0.11:26380 is given twice"), "{e}");
-        let e = Layer { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { floating_config: Some("relative.conf".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(e.to_string().contains("not an absolute path"), "{e}");
-        let e = Layer { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
+        let e = Args { master_name: Some("my master".into()), ..full() }.resolve(RedisAuth::default(), Default::default()).unwrap_err();
         assert!(matches!(e, SettingsError::Invalid { key: "master_name", .. }));
     }
 
@@ -380,14 +427,14 @@ floating_config_lines = ["logfile /var/log/redis/floating.log"]
 reset_wait = "45s"
 "#;
         let config = ConfigFile::parse("/etc/sengu/sengu.toml".into(), text).unwrap();
-        let layer: Layer = config.section(SECTION).unwrap();
+        let layer: Args = config.section(SECTION).unwrap();
         assert_eq!(layer.redis.unwrap().to_string(), "10.0.0.11:6379");
         assert_eq!(layer.floating_start.unwrap()[2], "redis-sentinel-floating.service");
         assert_eq!(layer.reset_wait, Some(Duration::from_secs(45)));
         let bad = ConfigFile::parse("/etc/sengu/sengu.toml".into(), "[sentinel-rebalance]\nredis = \"10.0.0.11\"\n").unwrap();
-        let e = bad.section::<Layer>(SECTION).unwrap_err();
+        let e = bad.section::<Args>(SECTION).unwrap_err();
         assert!(e.to_string().contains("invalid value for \"redis\" in [sentinel-rebalance]"), "{e}");
         let typo = ConfigFile::parse("/etc/sengu/sengu.toml".into(), "[sentinel-rebalance]\nfloating_id = \"x\"\n").unwrap();
-        assert!(typo.section::<Layer>(SECTION).unwrap_err().to_string().contains("unknown key \"floating_id\""));
+        assert!(typo.section::<Args>(SECTION).unwrap_err().to_string().contains("unknown key \"floating_id\""));
     }
 }

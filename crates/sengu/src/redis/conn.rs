@@ -26,12 +26,14 @@ pub struct RedisAuth {
 }
 
 /// How to connect.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ConnectOptions {
     /// Bounds the TCP connect plus the protocol handshake (and TLS, and the login).
+    #[serde(serialize_with = "crate::human::exact")]
     pub connect_timeout: Duration,
     /// Bounds each command: a frozen server accepts the connection but never answers, and only
     /// this catches it.
+    #[serde(serialize_with = "crate::human::exact")]
     pub io_timeout: Duration,
     pub auth: RedisAuth,
     /// TLS (`rediss://`), verifying the server certificate and its name (or IP address).
