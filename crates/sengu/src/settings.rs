@@ -211,17 +211,21 @@ impl ConfigFile {
     /// `T` should be `#[serde(default, deny_unknown_fields)]` so that an unknown key is an
     /// [`Error::UnknownKey`] naming the key, the table, the file and the line.
     pub fn section<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, Error> {
+        match self.table(name)? {
+            Some(value) => self.deserialize(name, value),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// Table `[name]` as parsed, with its spans; `None` when it (or the file) is absent.
+    fn table(&self, name: &str) -> Result<Option<toml::Spanned<toml::de::DeValue<'_>>>, Error> {
         if !SECTIONS.contains(&name) {
             return Err(Error::UndeclaredSection(name.to_owned()));
         }
         if self.path.is_none() {
-            return Ok(T::default());
+            return Ok(None);
         }
-        let doc = self.document()?;
-        let Some(value) = doc.get_ref().get(name) else {
-            return Ok(T::default());
-        };
-        self.deserialize(name, value.clone())
+        Ok(self.document()?.get_ref().get(name).cloned())
     }
 
     /// Reads from table `[name]` only the keys `T` declares, for a table that several flag
@@ -229,17 +233,9 @@ impl ConfigFile {
     /// that is not in `known` (every group's keys) is an [`Error::UnknownKey`], as in
     /// [`ConfigFile::section`].
     pub fn section_part<T: Serialize + DeserializeOwned + Default>(&self, name: &str, known: &[String]) -> Result<T, Error> {
-        if !SECTIONS.contains(&name) {
-            return Err(Error::UndeclaredSection(name.to_owned()));
-        }
-        if self.path.is_none() {
-            return Ok(T::default());
-        }
-        let doc = self.document()?;
-        let Some(value) = doc.get_ref().get(name) else {
+        let Some(mut value) = self.table(name)? else {
             return Ok(T::default());
         };
-        let mut value = value.clone();
         if let toml::de::DeValue::Table(table) = value.get_mut() {
             if let Some(key) = table.keys().find(|k| !known.iter().any(|n| n == k.get_ref().as_ref())) {
                 let line = self.line_of(key.span().start);
