@@ -140,16 +140,15 @@ fn a_hung_resolver_costs_fencing_and_consul_only_their_own_budget() {
     let env = dc.env();
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     env.extend([("SENGU_FENCE_OLD_MASTER", "true"), ("SENGU_FENCE_TIMEOUT", "1s")]);
-    let argv = resolver.wrap(BIN, &["db1.example", "3306", "127.0.0.12", "3306"]);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let args = ["db1.example", "3306", "127.0.0.12", "3306"];
     let limit = std::time::Duration::from_millis(3500);
-    sengu_testsupport::run_env_within(limit, argv[0], &argv[1..], &env)
+    sengu_testsupport::run_with_resolver(&resolver, limit, BIN, &args, &env)
         .exits(0)
         .stdout_contains("old master not fenced, it is unreachable: mysql db1.example:3306 did not answer within ")
         .stdout_contains("(its name \"db1.example\" did not resolve within 1.0s)");
 
     env.extend([("CONSUL_HTTP_ADDR", "consul.example:8500"), ("SENGU_TIMEOUT", "2s"), ("SENGU_FENCE_OLD_MASTER", "false")]);
     let snapshot = dc.snapshot();
-    sengu_testsupport::run_env_within(limit, argv[0], &argv[1..], &env).exits(1).stdout_contains("consul at consul.example:8500");
+    sengu_testsupport::run_with_resolver(&resolver, limit, BIN, &args, &env).exits(1).stdout_contains("consul at consul.example:8500");
     assert_eq!(dc.snapshot(), snapshot);
 }

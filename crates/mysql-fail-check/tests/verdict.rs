@@ -237,9 +237,7 @@ fn a_hung_resolver_ends_within_the_budget_without_a_failover() {
     let dir = tempfile::tempdir().unwrap();
     let (state, log) = (dir.path().join("state"), dir.path().join("actions.log"));
     let args = ["db1.example", "3306", "--timeout", "2s", "--state-dir", state.to_str().unwrap(), "--log-file", log.to_str().unwrap()];
-    let argv = resolver.wrap(BIN, &args);
-    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    sengu_testsupport::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[])
+    sengu_testsupport::run_with_resolver(&resolver, Duration::from_millis(3500), BIN, &args, &[])
         .exits(0)
         .stdout_starts_with("mysql-fail-check: CRITICAL: master db1.example:3306 is unreachable and no replica can tell");
 }

@@ -221,9 +221,7 @@ fn a_hung_resolver_with_host_names_ends_within_the_budget() {
     for ((server, ip, role), first) in [(&replica, "127.0.0.12", "replica"), (&master, "127.0.0.11", "master")].into_iter().zip(firsts) {
         let addr = server.addr().to_string();
         let args = [&["--redis", addr.as_str(), "--service", SERVICE, "--advertise-ip", ip, "--role", role, "--timeout", "2s"][..], &sentinels].concat();
-        let argv = resolver.wrap(BIN, &args);
-        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        let run = sengu_testsupport::run_env_within(Duration::from_millis(3500), argv[0], &argv[1..], &[]);
+        let run = sengu_testsupport::run_with_resolver(&resolver, Duration::from_millis(3500), BIN, &args, &[]);
         run.exits(1).stdout_starts_with(&first).stdout_contains("sentinel s1.example:26379 is unreachable: its name \"s1.example\" did not resolve within 200ms");
     }
 }

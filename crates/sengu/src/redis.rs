@@ -23,7 +23,7 @@ use crate::addr::HostPort;
 
 pub use conn::{ConnectOptions, RedisAuth, RedisConn};
 pub use info::{InfoRole, LinkStatus, MasterLink, ReplicaEntry, ReplicationInfo, Role, RoleReplica};
-pub use sentinel::{ask_sentinels, CkQuorum, MasterVotes, SentinelConn, SentinelMaster, SentinelPeer, SentinelReplica};
+pub use sentinel::{ask_sentinels, distinct, CkQuorum, MasterVotes, SentinelConn, SentinelMaster, SentinelPeer, SentinelReplica};
 
 /// Which kind of process an error is about, so messages say "sentinel 10.0.0.1:26379" or
 /// "redis 10.0.0.1:6379".

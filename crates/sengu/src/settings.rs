@@ -319,7 +319,7 @@ pub mod optional_duration {
     /// Exact (`1s 500ms`), so that a value survives layering and `--print-config` unchanged.
     pub fn serialize<S: serde::Serializer>(value: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
         match value {
-            Some(d) => serializer.collect_str(&humantime::format_duration(*d)),
+            Some(d) => crate::human::exact(d, serializer),
             None => serializer.serialize_none(),
         }
     }

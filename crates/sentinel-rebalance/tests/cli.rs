@@ -8,6 +8,54 @@ use sengu_testsupport::{run, run_env};
 const BIN: &str = env!("CARGO_BIN_EXE_sentinel-rebalance");
 const SEVEN: [&str; 7] = ["mymaster", "leader", "start", "127.0.0.11", "6379", "127.0.0.12", "6379"];
 
+/// A complete host environment where nothing listens: six reserved endpoints, and a config
+/// file, action log, lock and floating config path in a temp dir of its own.
+struct HostEnv {
+    leases: Vec<testbed::PortLease>,
+    dir: tempfile::TempDir,
+}
+
+impl HostEnv {
+    /// The environment with `config` as the config file's text.
+    fn new(config: &str) -> HostEnv {
+        let ip = testbed::ports::host(1);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("sengu.toml"), config).unwrap();
+        HostEnv { leases: (0..6).map(|_| testbed::ports::reserve(ip)).collect(), dir }
+    }
+
+    fn log(&self) -> std::path::PathBuf {
+        self.dir.path().join("actions.log")
+    }
+
+    fn floating(&self) -> std::path::PathBuf {
+        self.dir.path().join("floating.conf")
+    }
+
+    /// The variables a sentinel's environment would carry, plus `extra`.
+    fn vars(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let path = |name: &str| self.dir.path().join(name).display().to_string();
+        let ends = ["SENGU_REDIS", "SENGU_PEER_REDIS", "SENGU_SENTINEL", "SENGU_PEER_SENTINEL", "SENGU_FLOATING", "SENGU_PEER_FLOATING"];
+        let mut vars: Vec<(String, String)> = vec![
+            ("SENGU_CONFIG".into(), path("sengu.toml")),
+            ("SENGU_LOG_FILE".into(), path("actions.log")),
+            ("SENGU_SENTINEL_MASTER".into(), "mymaster".into()),
+            ("SENGU_FLOATING_MYID".into(), "f100000000000000000000000000000000000f1f".into()),
+            ("SENGU_FLOATING_CONFIG".into(), path("floating.conf")),
+            ("SENGU_LOCK_FILE".into(), path("lock")),
+        ];
+        vars.extend(ends.iter().zip(&self.leases).map(|(k, l)| (k.to_string(), format!("{}:{}", testbed::ports::host(1), l.port()))));
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        vars
+    }
+
+    fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> sengu_testsupport::Run {
+        let vars = self.vars(extra);
+        let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run_env(BIN, args, &env)
+    }
+}
+
 #[test]
 fn help_exits_zero_and_names_the_caller() {
     run(BIN, &["--help"])
@@ -53,30 +101,9 @@ fn missing_settings_exit_two_and_name_the_setting() {
 fn settings_come_from_the_environment_sentinel_passes_on_and_the_config_file() {
     // Nothing listens at any of these addresses: the run cannot find a master, keeps looking
     // until its (short) budget is spent and asks Sentinel to retry.
-    let ip = testbed::ports::host(1);
-    let leases: Vec<_> = (0..6).map(|_| testbed::ports::reserve(ip)).collect();
-    let addr = |i: usize| format!("{ip}:{}", leases[i].port());
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("actions.log");
-    let config = dir.path().join("sengu.toml");
-    let floating = dir.path().join("floating.conf");
-    std::fs::write(&config, "[sentinel-rebalance]\nfloating_start = [\"true\"]\n").unwrap();
-    let env = [
-        ("SENGU_CONFIG", config.to_str().unwrap()),
-        ("SENGU_LOG_FILE", log.to_str().unwrap()),
-        ("SENGU_TIMEOUT", "1s"),
-        ("SENGU_SENTINEL_MASTER", "mymaster"),
-        ("SENGU_REDIS", &addr(0)),
-        ("SENGU_PEER_REDIS", &addr(1)),
-        ("SENGU_SENTINEL", &addr(2)),
-        ("SENGU_PEER_SENTINEL", &addr(3)),
-        ("SENGU_FLOATING", &addr(4)),
-        ("SENGU_PEER_FLOATING", &addr(5)),
-        ("SENGU_FLOATING_MYID", "f100000000000000000000000000000000000f1f"),
-        ("SENGU_FLOATING_CONFIG", floating.to_str().unwrap()),
-        ("SENGU_LOCK_FILE", &dir.path().join("lock").display().to_string()),
-    ];
-    run_env(BIN, &SEVEN, &env).exits(1).stdout_starts_with("sentinel-rebalance: not yet: no master is named by 2 of the 3 sentinels");
+    let host = HostEnv::new("[sentinel-rebalance]\nfloating_start = [\"true\"]\n");
+    let (log, floating) = (host.log(), host.floating());
+    host.run(&SEVEN, &[("SENGU_TIMEOUT", "1s")]).exits(1).stdout_starts_with("sentinel-rebalance: not yet: no master is named by 2 of the 3 sentinels");
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains(" program=sentinel-rebalance ") && text.contains(" action=reconfig-call "), "{text}");
     assert!(text.contains(" from=127.0.0.11:6379 to=127.0.0.12:6379"), "the call is logged as given: {text}");
@@ -87,39 +114,11 @@ fn settings_come_from_the_environment_sentinel_passes_on_and_the_config_file() {
 /// cannot honour (`SENGU_TIMEOUT=10m`) is bad input: exit 2 (no retry), nothing done.
 #[test]
 fn a_budget_sentinel_cannot_honour_exits_two_and_does_nothing() {
-    let ip = testbed::ports::host(1);
-    let leases: Vec<_> = (0..6).map(|_| testbed::ports::reserve(ip)).collect();
-    let addr = |i: usize| format!("{ip}:{}", leases[i].port());
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("actions.log");
-    let config = dir.path().join("sengu.toml");
-    let floating = dir.path().join("floating.conf");
-    std::fs::write(&config, "[sentinel-rebalance]\nfloating_start = [\"true\"]\ntimeout = \"2m\"\n").unwrap();
-    let lock = dir.path().join("lock").display().to_string();
-    let env = |timeout: Option<&'static str>| {
-        let mut env = vec![
-            ("SENGU_CONFIG", config.to_str().unwrap().to_string()),
-            ("SENGU_LOG_FILE", log.to_str().unwrap().to_string()),
-            ("SENGU_SENTINEL_MASTER", "mymaster".to_string()),
-            ("SENGU_REDIS", addr(0)),
-            ("SENGU_PEER_REDIS", addr(1)),
-            ("SENGU_SENTINEL", addr(2)),
-            ("SENGU_PEER_SENTINEL", addr(3)),
-            ("SENGU_FLOATING", addr(4)),
-            ("SENGU_PEER_FLOATING", addr(5)),
-            ("SENGU_FLOATING_MYID", "f100000000000000000000000000000000000f1f".to_string()),
-            ("SENGU_FLOATING_CONFIG", floating.to_str().unwrap().to_string()),
-            ("SENGU_LOCK_FILE", lock.clone()),
-        ];
-        if let Some(t) = timeout {
-            env.push(("SENGU_TIMEOUT", t.to_string()));
-        }
-        env
-    };
-    let run = |args: &[&str], timeout: Option<&'static str>| {
-        let env = env(timeout);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        run_env(BIN, args, &env)
+    let host = HostEnv::new("[sentinel-rebalance]\nfloating_start = [\"true\"]\ntimeout = \"2m\"\n");
+    let (log, floating) = (host.log(), host.floating());
+    let run = |args: &[&str], timeout: Option<&str>| match timeout {
+        Some(t) => host.run(args, &[("SENGU_TIMEOUT", t)]),
+        None => host.run(args, &[]),
     };
     run(&SEVEN, Some("10m"))
         .exits(2)
@@ -148,34 +147,15 @@ fn the_example_host_config_is_complete_and_valid() {
 /// nothing else: no lock, no log, no sentinel asked.
 #[test]
 fn print_config_shows_the_merged_settings_and_hides_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("sengu.toml");
-    let floating = dir.path().join("floating.conf");
-    std::fs::write(
-        &config,
-        "[sentinel-rebalance]\nfloating_start = [\"systemctl\", \"start\", \"f\"]\nfloating_config_lines = [\"requirepass s3cret-pw\"]\nquorum = 2\n",
-    )
-    .unwrap();
-    let floating_config = floating.display().to_string();
-    let env = [
-        ("SENGU_CONFIG", config.to_str().unwrap()),
-        ("SENGU_SENTINEL_MASTER", "mymaster"),
-        ("SENGU_REDIS", "127.0.0.11:6379"),
-        ("SENGU_PEER_REDIS", "127.0.0.12:6379"),
-        ("SENGU_SENTINEL", "127.0.0.11:26379"),
-        ("SENGU_PEER_SENTINEL", "127.0.0.12:26379"),
-        ("SENGU_FLOATING", "127.0.0.11:26380"),
-        ("SENGU_PEER_FLOATING", "127.0.0.12:26380"),
-        ("SENGU_FLOATING_MYID", "f100000000000000000000000000000000000f1f"),
-        ("SENGU_FLOATING_CONFIG", floating_config.as_str()),
-        ("SENGU_QUORUM", "1"),
-    ];
-    let run = run_env(BIN, &["status", "--print-config"], &env);
+    let config = "[sentinel-rebalance]\nfloating_start = [\"systemctl\", \"start\", \"f\"]\nfloating_config_lines = [\"requirepass s3cret-pw\"]\nquorum = 2\n";
+    let host = HostEnv::new(config);
+    let (log, floating) = (host.log(), host.floating());
+    let run = host.run(&["status", "--print-config"], &[("SENGU_QUORUM", "1")]);
     run.exits(0)
         .stdout_contains("quorum = 1\n")
         .stdout_contains("master_name = \"mymaster\"\n")
         .stdout_contains("floating_start = [\"systemctl\", \"start\", \"f\"]\n")
         .stdout_contains("\"requirepass <set>\"");
     assert!(!run.stdout().contains("s3cret-pw"), "{run}");
-    assert!(!floating.exists());
+    assert!(!floating.exists() && !log.exists(), "nothing was started or logged");
 }

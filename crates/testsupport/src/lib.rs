@@ -29,4 +29,4 @@
 pub mod hooks;
 mod run;
 
-pub use run::{Run, command, run, run_env, run_env_within, stuck_fifo};
+pub use run::{Run, command, run, run_env, run_env_within, run_with_resolver, stuck_fifo};

@@ -78,6 +78,15 @@ pub fn run_env_within(limit: Duration, bin: &str, args: &[&str], env: &[(&str, &
     run
 }
 
+/// [`run_env_within`] for `bin args…` run with `resolver` as its system resolver (in a private
+/// mount namespace of its own; see [`testbed::resolver`]).
+#[track_caller]
+pub fn run_with_resolver(resolver: &testbed::resolver::HungResolver, limit: Duration, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let argv = resolver.wrap(bin, args);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    run_env_within(limit, argv[0], &argv[1..], env)
+}
+
 impl Run {
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.output.stdout).into_owned()

@@ -23,7 +23,7 @@ use ::redis::Value;
 
 use super::{FencePlan, FenceResult, Settings, same_endpoint};
 use crate::addr::HostPort;
-use crate::redis::{ConnectOptions, InfoRole, RedisConn, SentinelConn, SentinelMaster};
+use crate::redis::{ConnectOptions, InfoRole, RedisConn, SentinelConn, SentinelMaster, distinct};
 
 /// Fences `plan.me` within about `window`: each step (the local commands, then the guard's
 /// parallel questions) gets a third of it.
@@ -68,7 +68,7 @@ pub(crate) fn fence(settings: &Settings, plan: &FencePlan, window: Duration) -> 
 fn switch_under_way(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions) -> Option<String> {
     let name = settings.sentinel_master.as_str();
     let views: Vec<(HostPort, SentinelMaster)> = std::thread::scope(|scope| {
-        let asks: Vec<_> = unique(&settings.sentinels)
+        let asks: Vec<_> = distinct(&settings.sentinels)
             .into_iter()
             .map(|s| (s, scope.spawn(move || SentinelConn::connect(s, opts).and_then(|mut c| c.master(name)))))
             .collect();
@@ -79,10 +79,10 @@ fn switch_under_way(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions
 
 /// The pure part of [`switch_under_way`]: what the sentinels' views of master `name` say.
 fn held_by(views: &[(HostPort, SentinelMaster)], plan: &FencePlan, name: &str) -> Option<String> {
-    let names = |m: &SentinelMaster, who: &HostPort| same_endpoint(&HostPort { host: m.ip.clone(), port: m.port }, who);
+    let names = |m: &SentinelMaster, who: &HostPort| same_endpoint(&m.addr(), who);
     let majority_epoch = views.iter().filter(|(_, m)| names(m, &plan.master)).map(|(_, m)| m.config_epoch).max().unwrap_or(0);
     views.iter().find_map(|(s, m)| {
-        if m.flags.iter().any(|f| f == "failover_in_progress") {
+        if m.has_flag("failover_in_progress") {
             Some(format!("sentinel {s} is running a failover of {name:?}"))
         } else if names(m, &plan.me) && m.config_epoch > majority_epoch {
             Some(format!("sentinel {s} names it master at config epoch {}, newer than the others' {majority_epoch}", m.config_epoch))
@@ -90,16 +90,6 @@ fn held_by(views: &[(HostPort, SentinelMaster)], plan: &FencePlan, name: &str) -
             None
         }
     })
-}
-
-fn unique(sentinels: &[HostPort]) -> Vec<&HostPort> {
-    let mut unique: Vec<&HostPort> = Vec::new();
-    for s in sentinels {
-        if !unique.contains(&s) {
-            unique.push(s);
-        }
-    }
-    unique
 }
 
 /// Sentinel's own demotion (`sentinelSendSlaveOf`): one transaction that repoints the node,
@@ -128,7 +118,7 @@ fn demote(conn: &mut RedisConn, master: &HostPort) -> Result<(), crate::redis::E
 /// Checks that demoting is what Sentinel would do: the master answers `role:master`, and a
 /// strict majority of the configured sentinels lists this node as one of its replicas.
 fn safe_to_demote(settings: &Settings, plan: &FencePlan, opts: &ConnectOptions) -> Result<(), String> {
-    let unique = unique(&settings.sentinels);
+    let unique = distinct(&settings.sentinels);
     let name = settings.sentinel_master.as_str();
     let (master_role, listing) = std::thread::scope(|scope| {
         let master = scope.spawn(|| RedisConn::connect(&plan.master, opts).and_then(|mut c| c.info_replication()));

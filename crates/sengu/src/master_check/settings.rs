@@ -127,13 +127,10 @@ impl Settings {
             }
         }
         if let Some(n) = a.sentinel_count {
-            let mut unique = a.sentinels.clone();
-            unique.sort();
-            unique.dedup();
-            if n == 0 || n > unique.len() {
+            let given = crate::redis::distinct(&a.sentinels).len();
+            if n == 0 || n > given {
                 return Err(SetupError::usage(format!(
-                    "invalid value '{n}' for '--sentinel-count <N>': must be from 1 to the {} --sentinel addresses given",
-                    unique.len()
+                    "invalid value '{n}' for '--sentinel-count <N>': must be from 1 to the {given} --sentinel addresses given"
                 )));
             }
         }

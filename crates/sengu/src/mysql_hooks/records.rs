@@ -196,7 +196,7 @@ impl View {
     /// no port, so the host alone decides for them).
     pub fn names(&self, addr: &HostPort) -> bool {
         self.master_node.as_ref().is_some_and(|n| n.address == addr.host)
-            || self.kv.as_ref().is_some_and(|kv| kv.value.host == addr.host && kv.value.port.is_none_or(|p| p == addr.port))
+            || self.kv.as_ref().is_some_and(|kv| kv.value.names(addr))
     }
 
     /// True when both views hold the same records, whatever their modify indexes: how a

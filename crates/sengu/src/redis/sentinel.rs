@@ -340,15 +340,22 @@ impl MasterVotes {
     }
 }
 
-/// Asks every sentinel in `sentinels` (duplicates ignored) for the master of `name`, all at once
-/// so a frozen sentinel costs one timeout, not one per sentinel, and returns who said what.
-pub fn ask_sentinels(sentinels: &[HostPort], name: &str, opts: &ConnectOptions) -> MasterVotes {
+/// `sentinels` without repeats, in their order: a sentinel listed twice is asked and counted
+/// once.
+pub fn distinct(sentinels: &[HostPort]) -> Vec<&HostPort> {
     let mut unique: Vec<&HostPort> = Vec::new();
     for s in sentinels {
         if !unique.contains(&s) {
             unique.push(s);
         }
     }
+    unique
+}
+
+/// Asks every sentinel in `sentinels` (duplicates ignored) for the master of `name`, all at once
+/// so a frozen sentinel costs one timeout, not one per sentinel, and returns who said what.
+pub fn ask_sentinels(sentinels: &[HostPort], name: &str, opts: &ConnectOptions) -> MasterVotes {
+    let unique = distinct(sentinels);
     let results: Vec<(HostPort, Result<Option<HostPort>, Error>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = unique
             .iter()
