@@ -40,8 +40,16 @@ const AGENTS: [&str; 2] = ["redis-a", "redis-b"];
 const CHECK_ID: &str = "redis-role";
 
 /// The executables the lab runs.
-pub const BINARIES: [&str; 7] =
-    ["sengu-drill", "redis-master-check", "sentinel-rebalance", "mysql-before-exec", "mysql-after-exec", "mysql-fail-check", "sengu-mariadb-switchover"];
+pub const BINARIES: [&str; 8] = [
+    "sengu-drill",
+    "redis-master-check",
+    "sentinel-rebalance",
+    "mysql-before-exec",
+    "mysql-after-exec",
+    "mysql-fail-check",
+    "mysql-mha-script",
+    "sengu-mariadb-switchover",
+];
 
 /// The shipped role-mode definition, `consul.d/redis-role.json`.
 fn shipped_role_definition() -> Value {
@@ -322,6 +330,16 @@ impl Lab {
     /// testbed's switchover program and the hooks.
     pub fn drill_mysql_args(&self, from: usize, to: usize, extra: &[&str]) -> Vec<String> {
         let (old, new) = (self.mysql[from].addr(), self.mysql[to].addr());
+        let mut command = vec![bin("sengu-mariadb-switchover").display().to_string()];
+        command.extend(["--old".to_string(), old.to_string(), "--new".to_string(), new.to_string()]);
+        command.extend(["--before-exec".to_string(), bin("mysql-before-exec").display().to_string()]);
+        command.extend(["--after-exec".to_string(), bin("mysql-after-exec").display().to_string()]);
+        self.drill_mysql_command(extra, &command)
+    }
+
+    /// The arguments of `sengu-drill mysql` against the lab's MariaDB pair with `command` as
+    /// the switchover command.
+    pub fn drill_mysql_command(&self, extra: &[&str], command: &[String]) -> Vec<String> {
         let mut args: Vec<String> = vec!["mysql".into(), "--node".into(), MYSQL_NODE.into()];
         for m in &self.mysql {
             args.extend(["--server".to_string(), m.addr().to_string()]);
@@ -332,10 +350,7 @@ impl Lab {
         args.extend(["--mysql-defaults-file".to_string(), self.dir.path().join("app.cnf").display().to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         args.push("--switchover-cmd".into());
-        args.push(bin("sengu-mariadb-switchover").display().to_string());
-        args.extend(["--old".to_string(), old.to_string(), "--new".to_string(), new.to_string()]);
-        args.extend(["--before-exec".to_string(), bin("mysql-before-exec").display().to_string()]);
-        args.extend(["--after-exec".to_string(), bin("mysql-after-exec").display().to_string()]);
+        args.extend(command.iter().cloned());
         args
     }
 

@@ -1,6 +1,6 @@
 //! The drills in the full lab (`sengu_e2e::lab`), where the shipped `consul.d` role check and
-//! `sentinel-rebalance` run as in production: a MySQL switchover through the hooks loses no
-//! write, a freshly promoted Redis master is left alone by the role check, and a planned Redis
+//! `sentinel-rebalance` run as in production: a MySQL switchover through the hooks, and one through
+//! the real MHA, lose no write, a freshly promoted Redis master is left alone by the role check, and a planned Redis
 //! drill keeps every invariant while the checks run.
 //!
 //! Needs the workspace's binaries built (`cargo build --workspace --bins`; `cargo test
@@ -13,6 +13,7 @@ use sengu::addr::HostPort;
 use sengu::redis::{ConnectOptions, RedisConn, Role};
 use sengu_e2e::lab::{self, Lab};
 use serde_json::Value;
+use testbed::mha::{Mha, Node};
 
 fn drill(lab: &Lab, args: &[String], env: &[(String, String)]) -> Value {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -54,6 +55,30 @@ fn a_mysql_switchover_through_the_hooks_loses_no_write_and_moves_dns() {
     assert!(!kv.is_empty(), "the drill keeps its history in KV");
     for (place, content) in [("report", text), ("action log", log), ("consul kv", kv.join("\n"))] {
         assert!(!content.contains(SECRET), "the password reached the {place}:\n{content}");
+    }
+}
+
+/// Issue 12: the drill runs the real MHA online switch (`masterha_master_switch
+/// --master_state=alive`, `mysql-mha-script` as its online change script) as its switchover
+/// command, there and back: writes through DNS lose nothing, and DNS names the new master.
+#[test]
+fn a_mysql_drill_through_mha_loses_no_write_and_moves_dns() {
+    let lab = Lab::start(&mut |_| {});
+    testbed::mha::create_user(&lab.mysql[0]);
+    lab.mysql[1].wait_replicating(&lab.mysql[0]);
+    let nodes = [Node::from(&lab.mysql[0]), Node::from(&lab.mysql[1])];
+    // The script gets its settings from the drill's environment, through MHA.
+    let app = Mha::new(&nodes, &lab::bin("mysql-mha-script").display().to_string(), &[]);
+    for (to, node) in [(1, nodes[1]), (0, nodes[0])] {
+        let args = lab.drill_mysql_command(&["--format", "json"], &app.online_switch_command(node));
+        let report = drill(&lab, &args, &lab.hook_env());
+        let round = &report["rounds"][0];
+        assert_eq!(report["passed"], true, "{report:#}");
+        assert_eq!(round["figures"]["writes_lost"], 0, "{report:#}");
+        assert!(round["figures"]["writes_acknowledged"].as_u64().unwrap() > 10, "{report:#}");
+        assert_eq!(round["to"], lab.mysql[to].addr().to_string());
+        assert_eq!(lab.lookup(&format!("{}.node.consul", lab::MYSQL_NODE)), [lab.mysql[to].addr().ip()]);
+        assert!(!report.to_string().contains(testbed::mha::MHA_PASSWORD), "{report:#}");
     }
 }
 

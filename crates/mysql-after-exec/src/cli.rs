@@ -1,7 +1,7 @@
 //! The command line of `mysql-after-exec`: mysqlfailover's `--exec-after` passes four positional
 //! arguments after a failover (old host, old port, new host, new port) but only two after a
 //! mysqlrpladmin switchover (new host, new port), so both counts are accepted; or the same as
-//! flags. MHA's extra `--options` are usage errors (exit 2) for now, so MHA is not supported.
+//! flags. MHA calls its scripts with `--options` of its own: MHA runs `mysql-mha-script`.
 
 
 use clap::{CommandFactory, Parser};

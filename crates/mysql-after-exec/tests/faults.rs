@@ -67,7 +67,7 @@ fn a_concurrent_writer_is_re_read_and_decided_never_overwritten_blindly() {
 
     // before: the key reappears under it; the second attempt removes what is there now.
     dc.seed(host(11), None);
-    let report = mysql_hooks::before_with(&settings, &masters, &mut log, &mut |attempt| {
+    let report = mysql_hooks::before_with(&settings, masters.old.as_ref(), Some(&masters.new), &mut log, &mut |attempt| {
         calls.set(attempt);
         if attempt == 1 {
             put("127.0.0.99:3306");
@@ -78,7 +78,7 @@ fn a_concurrent_writer_is_re_read_and_decided_never_overwritten_blindly() {
     assert_eq!(dc.master_kv(), None);
 
     // after: someone moves the key to a server that is no master; it is probed and replaced.
-    let report = mysql_hooks::after_with(&settings, &masters, &mut log, &mut |attempt| {
+    let report = mysql_hooks::after_with(&settings, &masters, None, &mut log, &mut |attempt| {
         calls.set(attempt);
         if attempt == 1 {
             put("127.0.0.99:3306");
@@ -90,7 +90,7 @@ fn a_concurrent_writer_is_re_read_and_decided_never_overwritten_blindly() {
 
     // after: someone else published the same new master first; that is the end state wanted.
     dc.client.kv_delete(KV_KEY, None).unwrap();
-    let report = mysql_hooks::after_with(&settings, &masters, &mut log, &mut |attempt| {
+    let report = mysql_hooks::after_with(&settings, &masters, None, &mut log, &mut |attempt| {
         if attempt == 1 {
             put(&new_host);
         }
@@ -100,7 +100,7 @@ fn a_concurrent_writer_is_re_read_and_decided_never_overwritten_blindly() {
 
     // A writer that wins every race: the hook gives up, leaving the writer's value.
     dc.client.kv_delete(KV_KEY, None).unwrap();
-    let report = mysql_hooks::after_with(&settings, &masters, &mut log, &mut |attempt| {
+    let report = mysql_hooks::after_with(&settings, &masters, None, &mut log, &mut |attempt| {
         calls.set(attempt);
         put(if attempt == 1 { "127.0.0.98:3306" } else { "127.0.0.99:3306" });
     });

@@ -2,7 +2,7 @@
 //! `--exec-before` passes (old host, old port, new host, new port), or the same as two flags.
 //!
 //! MHA, unlike mysqlfailover, appends `--key=value` options of its own (`--ssh_user`, …); those
-//! are usage errors (exit 2) for now, so MHA is not supported.
+//! are usage errors (exit 2) here: MHA runs `mysql-mha-script`.
 
 
 use clap::{CommandFactory, Parser};

@@ -111,7 +111,7 @@ pub(crate) fn run_with<C: clap::Parser>(
             let _ = help.print();
             return ExitCode::SUCCESS;
         }
-        Err(usage) => Caught::Usage(usage),
+        Err(usage) => Caught::Usage(hide_stray_word(usage, &mut C::command())),
     };
     let line = match caught {
         Caught::Usage(usage) => {
@@ -131,6 +131,20 @@ pub(crate) fn run_with<C: clap::Parser>(
     };
     let _ = writeln!(out, "{prefix}: {line}").and_then(|()| out.flush());
     ExitCode::from(FAILED)
+}
+
+/// clap echoes an unexpected argument. A word without an option can be half of a password a
+/// caller split (MHA and mysqlrpladmin put passwords on the command line), so that one is
+/// not shown; an unknown `--option` is.
+fn hide_stray_word(usage: clap::Error, command: &mut clap::Command) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let stray = usage.kind() == ErrorKind::UnknownArgument
+        && matches!(usage.get(ContextKind::InvalidArg), Some(ContextValue::String(arg)) if !arg.starts_with('-'));
+    if stray {
+        command.error(ErrorKind::UnknownArgument, "unexpected argument (a word without an option; not shown, as it may be a secret)")
+    } else {
+        usage
+    }
 }
 
 /// clap's message up to the usage (which is already on stderr), on one line and without its
@@ -254,6 +268,20 @@ mod tests {
         assert_eq!(capture(&["h"], &|_| panic!("boom")).1, "refused: internal error: boom (this is a bug in demo-hook)\n");
         assert_eq!(capture(&["--help"], &|_| Ok(ExitCode::from(2))), (ExitCode::SUCCESS, String::new()), "help is no failure");
         assert_eq!(seen.len(), 3, "{seen:?}");
+    }
+
+    #[test]
+    fn a_stray_word_is_not_echoed_but_an_unknown_option_is() {
+        let mut lines = Vec::new();
+        let mut refuse = |line: &str, _: &mut dyn Write| {
+            lines.push(line.to_string());
+            ExitCode::SUCCESS
+        };
+        for list in [&["h", "half-of-a-s3cret"][..], &["h", "--bogus"][..]] {
+            run_with(Kind::FailSafe(&mut refuse), args(list), |_: Cli| Ok(ExitCode::SUCCESS), &mut Vec::new());
+        }
+        assert_eq!(lines[0], "unexpected argument (a word without an option; not shown, as it may be a secret)");
+        assert!(lines[1].contains("unexpected argument '--bogus' found"), "{lines:?}");
     }
 
     #[test]

@@ -259,6 +259,18 @@ impl Server {
         Ok(hosts)
     }
 
+    /// Where this server's binary log ends (`SHOW MASTER STATUS`, `SHOW BINARY LOG STATUS` on
+    /// MySQL 8.4), or `None` when binary logging is off.
+    pub fn binlog_position(&mut self) -> Result<Option<LogPosition>, Error> {
+        let (sql, rows) = self.first_known(&["SHOW MASTER STATUS", "SHOW BINARY LOG STATUS"])?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        let text = |name: &str| row.get(name).cloned().flatten();
+        match (text("File"), text("Position").and_then(|p| p.parse().ok())) {
+            (Some(file), Some(pos)) => Ok(Some(LogPosition { file, pos })),
+            _ => Err(self.bad(sql, format!("no File/Position in {row:?}"))),
+        }
+    }
+
     /// GTID positions for the server's flavor, or `None` where it has no GTID variables.
     pub fn gtid_position(&mut self, flavor: Flavor) -> Result<Option<GtidPosition>, Error> {
         let result = match flavor {

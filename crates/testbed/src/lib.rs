@@ -8,6 +8,7 @@
 //! - [`mariadb`]: `Mariadb` instances from a bootstrapped template, and GTID master/replica sets.
 //! - [`dnsmasq`]: a DNS server answering from a hosts file, for DNS tests.
 //! - [`resolver`]: a hung system resolver for one command, in a private mount namespace.
+//! - [`mha`]: MHA's `masterha_master_switch` run for real against testbed MariaDB servers.
 //!
 //! Binary paths can be overridden by environment: `SENGU_REDIS_SERVER`, `SENGU_REDIS_SENTINEL`,
 //! `SENGU_MARIADBD`, `SENGU_MARIADB_INSTALL_DB`, `SENGU_DNSMASQ`.
@@ -18,6 +19,7 @@ pub mod redis;
 pub mod mariadb;
 pub mod dnsmasq;
 pub mod resolver;
+pub mod mha;
 
 pub use ports::{host, reserve, PortLease};
 pub use process::{wait_until, Proc};

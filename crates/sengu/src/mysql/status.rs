@@ -105,6 +105,10 @@ pub struct ReplicaStatus {
     /// How far the IO thread has read in the master's binary log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_position: Option<LogPosition>,
+    /// How far the SQL thread has applied, in the master's binary log (`Relay_Master_Log_File`,
+    /// `Exec_Master_Log_Pos`): equal to the master's `SHOW MASTER STATUS` when caught up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec_position: Option<LogPosition>,
     /// `Slave_received_heartbeats`: heartbeats received since the link was configured. Only
     /// MariaDB's `SHOW ALL SLAVES STATUS` has it (MySQL keeps it in performance_schema).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -157,6 +161,10 @@ impl ReplicaStatus {
             // so an odd value reads as unknown instead of failing the whole row.
             master_server_id: get(&["Master_Server_Id", "Source_Server_Id"]).and_then(|s| s.parse().ok()),
             read_position: match (get(&["Master_Log_File", "Source_Log_File"]), get(&["Read_Master_Log_Pos", "Read_Source_Log_Pos"])) {
+                (Some(file), Some(pos)) => pos.parse().ok().map(|pos| LogPosition { file: file.to_string(), pos }),
+                _ => None,
+            },
+            exec_position: match (get(&["Relay_Master_Log_File", "Relay_Source_Log_File"]), get(&["Exec_Master_Log_Pos", "Exec_Source_Log_Pos"])) {
                 (Some(file), Some(pos)) => pos.parse().ok().map(|pos| LogPosition { file: file.to_string(), pos }),
                 _ => None,
             },

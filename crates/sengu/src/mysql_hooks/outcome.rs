@@ -41,6 +41,9 @@ pub enum HookExit {
     /// 6: Consul was updated, but its DNS did not answer the new address before the deadline
     /// (`--wait-dns`).
     DnsNotUpdated,
+    /// 7: MHA's `status`: Consul's master record and the master MHA monitors disagree (or the
+    /// master is not a writable master). Nothing was changed.
+    Disagrees,
 }
 
 impl HookExit {
@@ -54,6 +57,17 @@ impl HookExit {
             HookExit::ConsulRefused => 4,
             HookExit::OtherMaster => 5,
             HookExit::DnsNotUpdated => 6,
+            HookExit::Disagrees => 7,
+        }
+    }
+
+    /// The exit status MHA is given: 0 carries on; 10 is MHA's "proceeding" (it logs a warning
+    /// and carries on), for a master published whose DNS answer was late; any other code makes
+    /// MHA abort the switch before it turns `read_only` off on the new master.
+    pub fn mha_code(self) -> u8 {
+        match self {
+            HookExit::DnsNotUpdated => 10,
+            other => other.code(),
         }
     }
 
@@ -127,10 +141,19 @@ impl Report {
     /// Prints the report on stdout (mysqlfailover keeps it only with `--verbose`, which is why
     /// the action log exists) and returns the exit code.
     pub fn print(&self, program: &str, format: Format) -> ExitCode {
+        self.print_with_code(program, format, self.exit.code())
+    }
+
+    /// [`Report::print`] for MHA, which reads exit statuses its own way ([`HookExit::mha_code`]).
+    pub fn print_for_mha(&self, program: &str, format: Format) -> ExitCode {
+        self.print_with_code(program, format, self.exit.mha_code())
+    }
+
+    fn print_with_code(&self, program: &str, format: Format, code: u8) -> ExitCode {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(self.render(program, format).as_bytes()).and_then(|()| out.flush());
-        self.exit.into()
+        ExitCode::from(code)
     }
 }
 
@@ -154,10 +177,13 @@ mod tests {
             (HookExit::ConsulRefused, 4),
             (HookExit::OtherMaster, 5),
             (HookExit::DnsNotUpdated, 6),
+            (HookExit::Disagrees, 7),
         ];
         for (exit, code) in table {
             assert_eq!(exit.code(), code);
             assert_eq!(ExitCode::from(exit), ExitCode::from(code));
+            let mha = if exit == HookExit::DnsNotUpdated { 10 } else { code };
+            assert_eq!(exit.mha_code(), mha, "MHA carries on only on 0 and 10");
         }
     }
 

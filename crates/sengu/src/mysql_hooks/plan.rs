@@ -160,7 +160,8 @@ pub struct BeforeInput<'a> {
     pub names: &'a Names,
     /// `None` when mysqlfailover passed `UNKNOWN`.
     pub old: Option<&'a HostPort>,
-    pub new: &'a HostPort,
+    /// `None` when the manager has not chosen it yet (MHA's failover `stop`).
+    pub new: Option<&'a HostPort>,
     /// The new master is already a writable, non-replicating master. Probed only when
     /// [`before_needs_probe`] says a record names it.
     pub new_is_master: bool,
@@ -170,9 +171,11 @@ pub struct BeforeInput<'a> {
 /// True when a master record already names the new master, so `before` must find out whether
 /// it is a finished move (keep it) or a record naming a server that is not yet a master
 /// (remove it).
-pub fn before_needs_probe(view: &View, old: Option<&HostPort>, new: &HostPort) -> bool {
-    view.kv.as_ref().is_some_and(|kv| kv_names_new(&kv.value, old, new))
-        || view.master_node.as_ref().is_some_and(|node| node_names_new(node, old, new))
+pub fn before_needs_probe(view: &View, old: Option<&HostPort>, new: Option<&HostPort>) -> bool {
+    new.is_some_and(|new| {
+        view.kv.as_ref().is_some_and(|kv| kv_names_new(&kv.value, old, new))
+            || view.master_node.as_ref().is_some_and(|node| node_names_new(node, old, new))
+    })
 }
 
 /// `mysql-before-exec`: remove every master record (catalog node with its services, KV key)
@@ -183,8 +186,8 @@ pub fn before_needs_probe(view: &View, old: Option<&HostPort>, new: &HostPort) -
 pub fn before(input: &BeforeInput<'_>) -> Plan {
     let BeforeInput { view, names, old, new, new_is_master, now } = *input;
     let mut plan = Plan::new(view);
-    let keep_kv = view.kv.as_ref().is_some_and(|kv| new_is_master && kv_names_new(&kv.value, old, new));
-    let keep_node = view.master_node.as_ref().is_some_and(|node| new_is_master && node_names_new(node, old, new));
+    let keep_kv = new.is_some_and(|new| view.kv.as_ref().is_some_and(|kv| new_is_master && kv_names_new(&kv.value, old, new)));
+    let keep_node = new.is_some_and(|new| view.master_node.as_ref().is_some_and(|node| new_is_master && node_names_new(node, old, new)));
     match &view.kv {
         Some(kv) if !keep_kv => plan.delete_kv(names, kv),
         kv => plan.keep_kv(names, kv),
@@ -333,7 +336,7 @@ pub fn unpublish(input: &UnpublishInput<'_>) -> Plan {
     if let Some(node) = view.master_node.as_ref().filter(|n| names_ours(&n.address, None)) {
         plan.remove_master_node(names, node);
     }
-    plan.record_move(names, view, MoveRecord::new(old, new, now));
+    plan.record_move(names, view, MoveRecord::new(old, Some(new), now));
     plan
 }
 
@@ -355,7 +358,7 @@ mod tests {
     }
 
     fn moving(old: Option<&str>, new: &str, index: u64) -> Option<Indexed<Option<MoveRecord>>> {
-        let record = MoveRecord::new(old.map(hp).as_ref(), &hp(new), SystemTime::UNIX_EPOCH);
+        let record = MoveRecord::new(old.map(hp).as_ref(), Some(&hp(new)), SystemTime::UNIX_EPOCH);
         Some(Indexed { value: Some(record), modify_index: index })
     }
 
@@ -370,7 +373,7 @@ mod tests {
 
     fn before_plan(view: &View, new_is_master: bool) -> Plan {
         let (old, new) = (hp("10.0.0.11:3306"), hp("10.0.0.12:3306"));
-        before(&BeforeInput { view, names: &Names::default(), old: Some(&old), new: &new, new_is_master, now: SystemTime::UNIX_EPOCH })
+        before(&BeforeInput { view, names: &Names::default(), old: Some(&old), new: Some(&new), new_is_master, now: SystemTime::UNIX_EPOCH })
     }
 
     #[test]
@@ -402,7 +405,7 @@ mod tests {
     #[test]
     fn before_keeps_a_record_of_the_new_master_only_when_it_is_already_a_writable_master() {
         let view = View { master_node: node("10.0.0.12"), kv: kv("10.0.0.12", 9), ..View::default() };
-        assert!(before_needs_probe(&view, Some(&hp("10.0.0.11:3306")), &hp("10.0.0.12:3306")));
+        assert!(before_needs_probe(&view, Some(&hp("10.0.0.11:3306")), Some(&hp("10.0.0.12:3306"))));
         let late = before_plan(&view, true);
         assert!(late.is_empty(), "a late before must not unpublish a finished move: {:?}", late.changes);
         let early = before_plan(&view, false);
@@ -412,7 +415,7 @@ mod tests {
     #[test]
     fn before_removes_a_record_of_a_third_server() {
         let view = View { master_node: node("10.0.0.13"), kv: kv("10.0.0.13", 9), ..View::default() };
-        assert!(!before_needs_probe(&view, Some(&hp("10.0.0.11:3306")), &hp("10.0.0.12:3306")));
+        assert!(!before_needs_probe(&view, Some(&hp("10.0.0.11:3306")), Some(&hp("10.0.0.12:3306"))));
         assert_eq!(before_plan(&view, false).result.describe(&Names::default()), "consul holds no master record");
     }
 
@@ -420,8 +423,8 @@ mod tests {
     fn before_with_old_and_new_on_one_host_cannot_keep_a_portless_record() {
         let (old, new) = (hp("10.0.0.11:3306"), hp("10.0.0.11:3307"));
         let view = View { master_node: node("10.0.0.11"), kv: kv("10.0.0.11", 3), ..View::default() };
-        assert!(!before_needs_probe(&view, Some(&old), &new));
-        let plan = before(&BeforeInput { view: &view, names: &Names::default(), old: Some(&old), new: &new, new_is_master: true, now: SystemTime::UNIX_EPOCH });
+        assert!(!before_needs_probe(&view, Some(&old), Some(&new)));
+        let plan = before(&BeforeInput { view: &view, names: &Names::default(), old: Some(&old), new: Some(&new), new_is_master: true, now: SystemTime::UNIX_EPOCH });
         assert_eq!(plan.result.describe(&Names::default()), "consul holds no master record");
     }
 

@@ -100,15 +100,18 @@ impl fmt::Display for MasterValue {
 pub struct MoveRecord {
     /// `host:port`, or `None` when mysqlfailover did not know it (`UNKNOWN`).
     pub old: Option<String>,
-    pub new: String,
+    /// `host:port`, or `None` when the manager did not say yet (MHA's failover `stop` comes
+    /// before it picks the new master).
+    #[serde(default)]
+    pub new: Option<String>,
     pub started_at: String,
 }
 
 impl MoveRecord {
-    pub fn new(old: Option<&HostPort>, new: &HostPort, now: SystemTime) -> MoveRecord {
+    pub fn new(old: Option<&HostPort>, new: Option<&HostPort>, now: SystemTime) -> MoveRecord {
         MoveRecord {
             old: old.map(ToString::to_string),
-            new: new.to_string(),
+            new: new.map(ToString::to_string),
             started_at: humantime::format_rfc3339_seconds(now).to_string(),
         }
     }
@@ -127,7 +130,7 @@ impl MoveRecord {
     }
 
     pub fn new_addr(&self) -> Option<HostPort> {
-        self.new.parse().ok()
+        self.new.as_deref().and_then(|s| s.parse().ok())
     }
 
     /// Same move (the start time does not matter).
@@ -279,14 +282,16 @@ mod tests {
 
     #[test]
     fn move_records_round_trip_and_compare_without_time() {
-        let a = MoveRecord::new(Some(&hp("10.0.0.11:3306")), &hp("10.0.0.12:3306"), SystemTime::UNIX_EPOCH);
+        let a = MoveRecord::new(Some(&hp("10.0.0.11:3306")), Some(&hp("10.0.0.12:3306")), SystemTime::UNIX_EPOCH);
         let parsed = MoveRecord::parse(&a.encode()).unwrap();
         assert_eq!(parsed, a);
         assert_eq!(parsed.old_addr(), Some(hp("10.0.0.11:3306")));
         assert_eq!(parsed.new_addr(), Some(hp("10.0.0.12:3306")));
-        let later = MoveRecord::new(Some(&hp("10.0.0.11:3306")), &hp("10.0.0.12:3306"), SystemTime::now());
+        let later = MoveRecord::new(Some(&hp("10.0.0.11:3306")), Some(&hp("10.0.0.12:3306")), SystemTime::now());
         assert!(a.same_move(&later));
-        assert!(!a.same_move(&MoveRecord::new(None, &hp("10.0.0.12:3306"), SystemTime::UNIX_EPOCH)));
+        assert!(!a.same_move(&MoveRecord::new(None, Some(&hp("10.0.0.12:3306")), SystemTime::UNIX_EPOCH)));
+        let unknown_new = MoveRecord::new(Some(&hp("10.0.0.11:3306")), None, SystemTime::UNIX_EPOCH);
+        assert_eq!(MoveRecord::parse(&unknown_new.encode()).unwrap().new_addr(), None, "MHA's failover stop does not know it yet");
         assert_eq!(MoveRecord::parse(b"10.0.0.12"), None);
     }
 

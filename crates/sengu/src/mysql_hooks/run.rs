@@ -12,7 +12,7 @@ use super::Masters;
 use super::outcome::{HookExit, Report};
 use super::plan::{self, Plan};
 use super::records::{MoveRecord, View};
-use super::servers::{self, Candidate, Rejection};
+use super::servers::{self, Candidate, Rejection, Source};
 use super::settings::{HookSettings, Names, WaitDns};
 use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
@@ -29,28 +29,43 @@ pub type Between<'a> = &'a mut dyn FnMut(u32);
 
 /// `mysql-before-exec`: takes the old master out of Consul, then fences it if asked to.
 pub fn before(settings: &HookSettings, masters: &Masters, log: &mut ActionLog) -> Report {
-    before_with(settings, masters, log, &mut |_| {})
+    before_with(settings, masters.old.as_ref(), Some(&masters.new), log, &mut |_| {})
 }
 
-/// [`before`] with a [`Between`] callback.
-pub fn before_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLog, between: Between<'_>) -> Report {
-    let (names, new) = (&settings.names, &masters.new);
-    let old = masters.old.as_ref();
-    let mut journal = Journal { log, old: old_text(old), new: new.to_string() };
+/// [`before`] with a [`Between`] callback, for a move whose new master may not be chosen yet
+/// (`new` is `None` in MHA's failover `stop`).
+pub fn before_with(settings: &HookSettings, old: Option<&HostPort>, new: Option<&HostPort>, log: &mut ActionLog, between: Between<'_>) -> Report {
+    let report = unpublish(settings, old, new, log, between);
+    if !settings.fence_old_master {
+        return report;
+    }
+    match old {
+        Some(old) => fence_old(settings, old, new, report, log).0,
+        None => report.detail("old master not fenced: mysqlfailover did not know it (UNKNOWN)"),
+    }
+}
+
+/// `before` without fencing: takes every master record out of Consul and records the move.
+pub(super) fn unpublish(settings: &HookSettings, old: Option<&HostPort>, new: Option<&HostPort>, log: &mut ActionLog, between: Between<'_>) -> Report {
+    let names = &settings.names;
+    let mut journal = Journal { log, old: addr_text(old), new: addr_text(new) };
     let what = format!("{} not taken out of consul", old.map_or("old master".to_string(), |o| format!("old master {o}")));
-    let mut report = 'consul: {
+    'consul: {
         for attempt in 1..=MAX_ATTEMPTS {
             let view = match View::read(&settings.consul, names) {
                 Ok(view) => view,
                 Err(e) => break 'consul journal.consul_failure(&what, &e, None),
             };
             let new_is_master = plan::before_needs_probe(&view, old, new)
-                && servers::is_writable_master(new, &settings.credentials, settings.mysql_timeouts);
+                && new.is_some_and(|new| servers::is_writable_master(new, &settings.credentials, settings.mysql_timeouts));
             let plan = plan::before(&plan::BeforeInput { view: &view, names, old, new, new_is_master, now: SystemTime::now() });
             if plan.is_empty() {
                 let state = view.describe(names);
                 journal.record("unchanged", "nothing", None, &state);
-                let why = if new_is_master { format!("{new} is already the published master and writable") } else { "nothing to remove".into() };
+                let why = match new.filter(|_| new_is_master) {
+                    Some(new) => format!("{new} is already the published master and writable"),
+                    None => "nothing to remove".into(),
+                };
                 break 'consul Report::new(HookExit::Done, format!("{why}: {state}"));
             }
             between(attempt);
@@ -67,35 +82,33 @@ pub fn before_with(settings: &HookSettings, masters: &Masters, log: &mut ActionL
             }
         }
         journal.kept_changing(&what)
-    };
-    if settings.fence_old_master {
-        report = match old {
-            Some(old) => {
-                let fence = servers::fence(old, &settings.credentials, settings.fence_timeouts);
-                journal.log.record("fence", &[("old", &old), ("new", &new), ("result", &fence.label()), ("detail", &fence)]);
-                report.detail(fence.to_string())
-            }
-            None => report.detail("old master not fenced: mysqlfailover did not know it (UNKNOWN)"),
-        };
     }
-    report
+}
+
+/// Fences the old master and adds the result to `report`; also logged.
+pub(super) fn fence_old(settings: &HookSettings, old: &HostPort, new: Option<&HostPort>, report: Report, log: &mut ActionLog) -> (Report, servers::Fence) {
+    let fence = servers::fence(old, &settings.credentials, settings.fence_timeouts);
+    log.record("fence", &[("old", &old), ("new", &addr_text(new)), ("result", &fence.label()), ("detail", &fence)]);
+    (report.detail(fence.to_string()), fence)
 }
 
 /// `mysql-after-exec`: verifies the new master, then publishes it (or, if it failed, makes
 /// sure Consul names no wrong master), then waits for DNS if asked to.
 pub fn after(settings: &HookSettings, masters: &Masters, log: &mut ActionLog) -> Report {
-    after_with(settings, masters, log, &mut |_| {})
+    after_with(settings, masters, None, log, &mut |_| {})
 }
 
-/// [`after`] with a [`Between`] callback.
+/// [`after`] with a [`Between`] callback, and the link to the old master that the new master
+/// may keep when it has applied all of it (MHA's online switch calls `start` before it
+/// resets replication on the new master).
 ///
 /// Order: inspect the new master (changing nothing), read Consul, refuse when another
 /// writable master is published; only then, with `--make-writable`, turn `read_only` off;
 /// then send the one transaction.
-pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLog, between: Between<'_>) -> Report {
+pub fn after_with(settings: &HookSettings, masters: &Masters, source: Option<&Source>, log: &mut ActionLog, between: Between<'_>) -> Report {
     let (names, new, creds, timeouts) = (&settings.names, &masters.new, &settings.credentials, settings.mysql_timeouts);
-    let mut journal = Journal { log, old: old_text(masters.old.as_ref()), new: new.to_string() };
-    let mut verdict = servers::inspect_new_master(new, creds, timeouts, settings.make_writable);
+    let mut journal = Journal { log, old: addr_text(masters.old.as_ref()), new: new.to_string() };
+    let mut verdict = servers::inspect_new_master(new, creds, timeouts, settings.make_writable, source);
     let mut notes = Vec::new();
     let mut probed: HashMap<HostPort, bool> = HashMap::new();
     let mut report = 'consul: {
@@ -108,7 +121,7 @@ pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLo
                 view.move_record().filter(|m| m.new_addr().as_ref() == Some(new)).and_then(MoveRecord::old_addr)
             });
             if masters.old.is_none() {
-                journal.old = old_text(old.as_ref());
+                journal.old = addr_text(old.as_ref());
             }
             let old = old.as_ref();
             if verdict.is_ok() {
@@ -134,7 +147,7 @@ pub fn after_with(settings: &HookSettings, masters: &Masters, log: &mut ActionLo
             }
             if matches!(verdict, Ok(Candidate::ReadOnly)) {
                 // Every check that can refuse the move has passed: only now may it take writes.
-                verdict = servers::make_writable(new, creds, timeouts).map(|()| Candidate::Writable);
+                verdict = servers::make_writable(new, creds, timeouts, source).map(|()| Candidate::Writable);
                 if verdict.is_ok() {
                     journal.log.record("make-writable", &[("new", &new), ("changed", &"read_only=OFF")]);
                     notes.push(format!("turned read_only off on {new} (--make-writable)"));
@@ -252,8 +265,8 @@ impl Journal<'_> {
     }
 }
 
-fn old_text(old: Option<&HostPort>) -> String {
-    old.map_or("unknown".to_string(), ToString::to_string)
+fn addr_text(addr: Option<&HostPort>) -> String {
+    addr.map_or("unknown".to_string(), ToString::to_string)
 }
 
 fn at(index: Option<u64>) -> String {

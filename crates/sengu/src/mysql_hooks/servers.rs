@@ -1,6 +1,8 @@
 //! What the MySQL hooks ask of the database servers: is the new master really one (reachable,
 //! not replicating, writable, optionally made writable), is some other server a writable master,
-//! does the old master now replicate from the new one, and fencing the old master.
+//! does the old master now replicate from the new one, and fencing the old master. Under MHA's
+//! online switch the new master may still hold its link to a fenced old master it has fully
+//! applied ([`Source`]).
 //!
 //! Every call runs under the given timeouts (a dead old master is the usual case, and a frozen
 //! one must not stall the failover).
@@ -8,7 +10,7 @@
 use std::fmt;
 
 use crate::addr::HostPort;
-use crate::mysql::{self, Credentials, Server, Timeouts, WriteBlocker};
+use crate::mysql::{self, Credentials, LogPosition, ServerRole, Server, Timeouts, WriteBlocker};
 
 /// Why the new master was not published.
 #[derive(Debug)]
@@ -19,12 +21,14 @@ pub enum Rejection {
     Unverified(mysql::Error),
     /// It answered, and is not a writable master: evidence that it must not be published.
     NotWritable { addr: HostPort, blockers: Vec<WriteBlocker> },
+    /// It replicates from the old master and has not applied all of its binary log.
+    Behind { addr: HostPort, applied: Option<LogPosition>, source: Source },
 }
 
 impl Rejection {
     /// True when the server itself showed it is not a writable master.
     pub fn is_evidence(&self) -> bool {
-        matches!(self, Rejection::NotWritable { .. })
+        matches!(self, Rejection::NotWritable { .. } | Rejection::Behind { .. })
     }
 }
 
@@ -35,6 +39,10 @@ impl fmt::Display for Rejection {
             Rejection::NotWritable { addr, blockers } => {
                 let reasons: Vec<String> = blockers.iter().map(ToString::to_string).collect();
                 write!(f, "{addr} is not writable: {}", reasons.join(", "))
+            }
+            Rejection::Behind { addr, applied, source } => {
+                let applied = applied.as_ref().map_or("an unknown position".to_string(), ToString::to_string);
+                write!(f, "{addr} is not caught up: it applied {} up to {applied}, whose binary log ends at {}", source.addrs[0], source.at)
             }
         }
     }
@@ -51,13 +59,46 @@ pub enum Candidate {
     ReadOnly,
 }
 
+/// The link MHA leaves on the new master when it calls `start` in an online switch: to the old
+/// master, which the hook fenced and MHA locked, after MHA waited for the new master to apply
+/// all of it. Such a link does not block publishing, but only while the new master has applied
+/// exactly up to `at`, the end of the old master's binary log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The old master as MHA names it (host, and IP when different): `Master_Host` holds one.
+    pub addrs: Vec<HostPort>,
+    pub at: LogPosition,
+}
+
+/// What the old master answered when MHA calls `start`.
+#[derive(Debug)]
+pub enum OldMaster {
+    /// Not reachable (a failover from a dead master).
+    Gone(mysql::Error),
+    /// It still takes writes: publishing another master would make two.
+    Writable,
+    /// Read-only; `at` is the end of its binary log (`None` with binary logging off).
+    Fenced { at: Option<LogPosition> },
+}
+
+/// Asks the old master whether it takes writes and where its binary log ends.
+pub fn inspect_old_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> OldMaster {
+    let answer = Server::connect(addr, creds, timeouts).and_then(|mut server| Ok((server.role()?, server.binlog_position()?)));
+    match answer {
+        Err(e) => OldMaster::Gone(e),
+        Ok((role, _)) if role.is_writable() => OldMaster::Writable,
+        Ok((_, at)) => OldMaster::Fenced { at },
+    }
+}
+
 /// Checks that `addr` is a master that takes writes: reachable, no replication thread running,
 /// `read_only` (and `super_read_only`) off. With `make_writable`, a server whose only blockers
 /// are the read-only flags is a [`Candidate::ReadOnly`]; a server still replicating never is,
-/// since writes there would fork its data from its master's. Changes nothing.
-pub fn inspect_new_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts, make_writable: bool) -> Result<Candidate, Rejection> {
+/// since writes there would fork its data from its master's, except from `source` when it has
+/// applied all of it. Changes nothing.
+pub fn inspect_new_master(addr: &HostPort, creds: &Credentials, timeouts: Timeouts, make_writable: bool, source: Option<&Source>) -> Result<Candidate, Rejection> {
     let role = mysql::probe(addr, creds, timeouts).map_err(Rejection::Unverified)?;
-    let blockers = role.write_blockers();
+    let blockers = blockers(addr, &role, source)?;
     if blockers.is_empty() {
         return Ok(Candidate::Writable);
     }
@@ -69,12 +110,25 @@ pub fn inspect_new_master(addr: &HostPort, creds: &Credentials, timeouts: Timeou
     }
 }
 
+/// What stands between `role` and taking writes, a caught-up link to `source` aside.
+fn blockers(addr: &HostPort, role: &ServerRole, source: Option<&Source>) -> Result<Vec<WriteBlocker>, Rejection> {
+    let mut blockers = role.write_blockers();
+    let link = role.replica.as_ref().filter(|r| source.is_some_and(|s| s.addrs.contains(&r.master)));
+    if let (Some(link), Some(source)) = (link, source) {
+        if link.exec_position.as_ref() != Some(&source.at) {
+            return Err(Rejection::Behind { addr: addr.clone(), applied: link.exec_position.clone(), source: source.clone() });
+        }
+        blockers.retain(|b| !matches!(b, WriteBlocker::Replicating { .. }));
+    }
+    Ok(blockers)
+}
+
 /// `--make-writable`, after every refusing check passed: turns the read-only flags off and
 /// checks again that nothing blocks writes (a replication thread started meanwhile does).
-pub fn make_writable(addr: &HostPort, creds: &Credentials, timeouts: Timeouts) -> Result<(), Rejection> {
+pub fn make_writable(addr: &HostPort, creds: &Credentials, timeouts: Timeouts, source: Option<&Source>) -> Result<(), Rejection> {
     let mut server = Server::connect(addr, creds, timeouts).map_err(Rejection::Unverified)?;
     server.set_read_only(false).map_err(Rejection::Unverified)?;
-    let blockers = server.role().map_err(Rejection::Unverified)?.write_blockers();
+    let blockers = blockers(addr, &server.role().map_err(Rejection::Unverified)?, source)?;
     if blockers.is_empty() { Ok(()) } else { Err(Rejection::NotWritable { addr: addr.clone(), blockers }) }
 }
 

@@ -119,10 +119,10 @@ impl RedisConn {
             // rustls completes the handshake on the first read or write, not at connect; do
             // that I/O here so a certificate problem is a connect error every time. A reply
             // that is an error (NOAUTH before our login) still proves the handshake worked.
-            if let Err(e) = ::redis::cmd("PING").query::<Value>(&mut conn.con) {
-                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
-                    return Err(fail(e, opts.connect_timeout));
-                }
+            if let Err(e) = ::redis::cmd("PING").query::<Value>(&mut conn.con)
+                && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped())
+            {
+                return Err(fail(e, opts.connect_timeout));
             }
         }
         if let Some(password) = &opts.auth.password {
