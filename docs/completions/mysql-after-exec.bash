@@ -23,7 +23,7 @@ _mysql__after__exec() {
 
     case "${cmd}" in
         mysql__after__exec)
-            opts="-h -V --old-master --new-master --make-writable --kv-format --wait-dns --wait-dns-name --wait-dns-timeout --master-node --replica-node --kv-key --service --mysql-timeout --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
+            opts="-h -V --old-master --new-master --make-writable --kv-format --wait-dns --wait-dns-name --wait-dns-timeout --block-after-failover --master-node --replica-node --kv-key --service --mysql-timeout --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -54,6 +54,10 @@ _mysql__after__exec() {
                     return 0
                     ;;
                 --wait-dns-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block-after-failover)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

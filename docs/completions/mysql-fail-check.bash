@@ -23,7 +23,7 @@ _mysql__fail__check() {
 
     case "${cmd}" in
         mysql__fail__check)
-            opts="-h -V --confirm-runs --fail-after --replica --master-alias --max-silence --when-no-replicas --state-dir --consul-node --replica-service --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
+            opts="-h -V --confirm-runs --fail-after --replica --master-alias --max-silence --when-no-replicas --state-dir --consul-node --replica-service --master-node --hold --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -63,6 +63,14 @@ _mysql__fail__check() {
                     ;;
                 --replica-service)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --master-node)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hold)
+                    COMPREPLY=($(compgen -W "obey ignore" -- "${cur}"))
                     return 0
                     ;;
                 --mysql-defaults-file)

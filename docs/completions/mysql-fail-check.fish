@@ -9,6 +9,9 @@ consul\t'Count the run as dead only if Consul\'s `serfHealth` for the master\'s 
 complete -c mysql-fail-check -l state-dir -d 'Where the per-master state files live [default: /var/lib/sengu/mysql-fail-check]' -r -F
 complete -c mysql-fail-check -l consul-node -d 'The master\'s Consul node, whose serfHealth is logged and can decide --when-no-replicas consul' -r
 complete -c mysql-fail-check -l replica-service -d 'A Consul service whose instances are the master\'s replicas (the last place they are looked for)' -r
+complete -c mysql-fail-check -l master-node -d 'The master\'s node name as the hooks publish it: the name of its hold record (manual mode, post-failover block) [default: [mysql-hooks] master_node, else foo-db-master]' -r
+complete -c mysql-fail-check -l hold -d 'obey: no failover while manual mode or a post-failover block holds, nor while the hold cannot be read; ignore: do not read it (a monitor without Consul) [default: obey]' -r -f -a "obey\t'Read it every run; a dead master fails over only when nothing holds and it was read'
+ignore\t'Do not read it: for a monitor host without Consul'"
 complete -c mysql-fail-check -l mysql-defaults-file -d 'MySQL option file with the [client] user and password (also [mysql] defaults_file)' -r -F
 complete -c mysql-fail-check -l mysql-user -d 'MySQL user, overriding the option file\'s (also [mysql] user)' -r
 complete -c mysql-fail-check -l config -d 'Config file (TOML) [default: /etc/sengu/sengu.toml if it exists]' -r -F

@@ -23,7 +23,7 @@ _mysql__mha__script() {
 
     case "${cmd}" in
         mysql__mha__script)
-            opts="-h -V --command --orig_master_host --orig_master_ip --orig_master_port --new_master_host --new_master_ip --new_master_port --orig_master_user --new_master_user --orig_master_is_new_slave --orig_master_password --new_master_password --ssh_user --orig_master_ssh_user --new_master_ssh_user --orig_master_ssh_host --orig_master_ssh_ip --orig_master_ssh_port --new_master_ssh_host --new_master_ssh_ip --new_master_ssh_port --ssh_options --fence-old-master --fence-timeout --make-writable --kv-format --wait-dns --wait-dns-name --wait-dns-timeout --master-node --replica-node --kv-key --service --mysql-timeout --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
+            opts="-h -V --command --orig_master_host --orig_master_ip --orig_master_port --new_master_host --new_master_ip --new_master_port --orig_master_user --new_master_user --orig_master_is_new_slave --orig_master_password --new_master_password --ssh_user --orig_master_ssh_user --new_master_ssh_user --orig_master_ssh_host --orig_master_ssh_ip --orig_master_ssh_port --new_master_ssh_host --new_master_ssh_ip --new_master_ssh_port --ssh_options --fence-old-master --fence-timeout --make-writable --kv-format --wait-dns --wait-dns-name --wait-dns-timeout --block-after-failover --master-node --replica-node --kv-key --service --mysql-timeout --mysql-defaults-file --mysql-user --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -138,6 +138,10 @@ _mysql__mha__script() {
                     return 0
                     ;;
                 --wait-dns-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --block-after-failover)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

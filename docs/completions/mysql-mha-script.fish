@@ -32,6 +32,7 @@ json\t'`{"host": …, "port": …, "previous": "host:port" or null, "changed_at"
 complete -c mysql-mha-script -l wait-dns -d 'Wait until this DNS server (Consul\'s) answers with the new master before returning (also [mysql-hooks] wait_dns)' -r
 complete -c mysql-mha-script -l wait-dns-name -d 'The name to look up with --wait-dns (also [mysql-hooks] wait_dns_name) [default: <master node>.node.consul.]' -r
 complete -c mysql-mha-script -l wait-dns-timeout -d 'How long --wait-dns waits, e.g. 10s (also [mysql-hooks] wait_dns_timeout) [default: 10s]' -r
+complete -c mysql-mha-script -l block-after-failover -d 'After a failover (not a switchover), block further automatic failovers of this master for this long; 0s turns it off (also [mysql-hooks] block_after_failover) [default: 1h]' -r
 complete -c mysql-mha-script -l master-node -d 'Catalog node that publishes the master (also [mysql-hooks] master_node) [default: foo-db-master]' -r
 complete -c mysql-mha-script -l replica-node -d 'Catalog node that publishes a replica (also [mysql-hooks] replica_node) [default: foo-db-slave]' -r
 complete -c mysql-mha-script -l kv-key -d 'KV key holding the master\'s address (also [mysql-hooks] kv_key) [default: foo-db-master]' -r

@@ -19,6 +19,9 @@ _sengu__drill() {
             sengu__drill,history)
                 cmd="sengu__drill__subcmd__history"
                 ;;
+            sengu__drill,manual)
+                cmd="sengu__drill__subcmd__manual"
+                ;;
             sengu__drill,mysql)
                 cmd="sengu__drill__subcmd__mysql"
                 ;;
@@ -32,7 +35,7 @@ _sengu__drill() {
 
     case "${cmd}" in
         sengu__drill)
-            opts="-h -V --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version redis mysql history"
+            opts="-h -V --print-config --config --timeout --format --log-file --syslog --consul-addr --help --version redis mysql history manual"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,8 +118,58 @@ _sengu__drill() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sengu__subcmd__drill__subcmd__manual)
+            opts="-h --name --reason --for --print-config --config --timeout --format --log-file --syslog --consul-addr --help on off status"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --syslog)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --consul-addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sengu__subcmd__drill__subcmd__mysql)
-            opts="-h --service --node --server --port --table --mysql-defaults-file --mysql-user --switchover-timeout --switchover-cmd --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --service --node --server --port --table --mysql-defaults-file --mysql-user --switchover-timeout --to --rounds --admin-defaults-file --repl-defaults-file --catch-up-timeout --step-timeout --switchover-cmd --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --despite-hold --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,6 +204,30 @@ _sengu__drill() {
                     return 0
                     ;;
                 --switchover-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rounds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-defaults-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --repl-defaults-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --catch-up-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -218,7 +295,7 @@ _sengu__drill() {
             return 0
             ;;
         sengu__subcmd__drill__subcmd__redis)
-            opts="-h --sentinel --sentinel-master --service --rounds --keep-going --catch-up-timeout --step-timeout --master-tag --replica-tag --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
+            opts="-h --sentinel --sentinel-master --service --rounds --keep-going --catch-up-timeout --step-timeout --master-tag --replica-tag --dns-server --dns-name --datacenter --domain --probe-interval --probe-timeout --settle-timeout --no-history --despite-hold --print-config --config --timeout --format --log-file --syslog --consul-addr --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -36,8 +36,9 @@ complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -l print-config -d
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -s V -l version -d 'Print version'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "redis" -d 'A planned switchover through Sentinel: pause writes, wait for the replica, SENTINEL FAILOVER, publish the new master in Consul at once, demote the old one'
-complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "mysql" -d 'Run a switchover command (e.g. mysqlrpladmin switchover) with the same probes and report'
+complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "mysql" -d 'Run a switchover command (e.g. mysqlrpladmin switchover), or without one switch a MariaDB GTID pair natively, with the same probes and report'
 complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "history" -d 'List the drills stored in Consul KV'
+complete -c sengu-drill -n "__fish_sengu_drill_needs_command" -f -a "manual" -d 'Manual mode: turn automatic failover off or on for a name, or show it and the post-failover block'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l sentinel -d 'A sentinel; repeat for each (env: comma-separated)' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l sentinel-master -d 'The master name the sentinels monitor [default: the service name]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l service -d 'The Consul service whose instances carry the master/replica tags' -r
@@ -63,6 +64,7 @@ false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l keep-going -d 'Go on with the next round after one that broke an invariant (an aborted round still stops the drill); for measuring'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l no-history -d 'Do not store the report in Consul KV (also [drill] history = false)'
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l despite-hold -d 'Run although manual mode is on or a post-failover block holds (`sengu-drill manual status`): a person decided; the documented way to make the one-shot switch in manual mode'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand redis" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l service -d 'Probe `<NAME>.service.<domain>`: the service the hooks publish on the master' -r
@@ -73,7 +75,13 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l table 
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l mysql-defaults-file -d 'MySQL option file with the [client] user and password (also [mysql] defaults_file)' -r -F
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l mysql-user -d 'MySQL user, overriding the option file\'s (also [mysql] user)' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l switchover-timeout -d 'Longest run of the switchover command (also [drill] switchover_timeout) [default: 60s]' -r
-complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l switchover-cmd -d 'The switchover command and its arguments, run without a shell; must come last' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l to -d 'Native switchover: the server to promote [default: the one other --server]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l rounds -d 'Native switchover: how many switches, back and forth [default: 1]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l admin-defaults-file -d 'Native switchover: option file with the login for its own statements (read_only, KILL, STOP SLAVE, CHANGE MASTER; also [drill] admin_defaults_file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l repl-defaults-file -d 'Native switchover: option file with the replication account the old master uses to replicate from the new one (also [drill] repl_defaults_file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l catch-up-timeout -d 'Native switchover: longest wait for the new master to apply the old one\'s last write (also [drill] catch_up_timeout) [default: 2s]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l step-timeout -d 'Native switchover: longest wait for each of its steps (also [drill] step_timeout) [default: 5s]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l switchover-cmd -d 'The switchover command and its arguments, run without a shell; must come last. Without it the drill switches natively (MariaDB GTID pairs)' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l dns-server -d 'DNS server applications use, e.g. Consul\'s 127.0.0.1:8600 (also [drill] dns_server) [default: the system resolver]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l dns-name -d 'The name the probes resolve, instead of the one built from the service or node' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l datacenter -d 'Consul datacenter in the DNS name (also [drill] datacenter) [default: none, the agent\'s]' -r
@@ -90,6 +98,7 @@ complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l syslog
 false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l no-history -d 'Do not store the report in Consul KV (also [drill] history = false)'
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l despite-hold -d 'Run although manual mode is on or a post-failover block holds (`sengu-drill manual status`): a person decided; the documented way to make the one-shot switch in manual mode'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand mysql" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l service -d 'Only the drills of this service (or node)' -r
@@ -104,3 +113,16 @@ false\t''"
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
 complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l name -d 'The Redis service or the MySQL master node, as the other executables call it (e.g. redis, foo-db-master)' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l reason -d 'Why (required for on): shown in every status output and in the checks\' output' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l for -d 'Turn manual mode off by itself after this long, e.g. 2h (on only) [default: until `off`]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l config -d 'Config file (TOML) [default: /etc/sengu/sengu.toml if it exists]' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l timeout -d 'Time budget for the whole run, e.g. 2s or 500ms' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l format -d 'Output format [default: text]' -r -f -a "text\t'`STATUS: summary`, then one line per sub-result and its details'
+json\t'One JSON object on one line, with the same exit code as the text form'"
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l log-file -d 'Append one line per action to this file (also [log] file)' -r -F
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l syslog -d 'Also send each action to the local syslog (also [log] syslog)' -r -f -a "true\t''
+false\t''"
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l consul-addr -d 'Consul agent: HOST:PORT, http(s)://HOST:PORT[/prefix] (also [consul] addr) [default: 127.0.0.1:8500]' -r
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -l print-config -d 'Print the settings a run would use (flags > environment > config file > defaults; secrets as <set>) and exit without running'
+complete -c sengu-drill -n "__fish_sengu_drill_using_subcommand manual" -s h -l help -d 'Print help (see more with \'--help\')'

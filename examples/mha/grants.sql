@@ -3,6 +3,8 @@
 -- master caught up), and change read_only (fencing, making the new master writable).
 CREATE USER 'sengu_hooks'@'10.0.0.%' IDENTIFIED BY 'change-me';
 GRANT BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN ON *.* TO 'sengu_hooks'@'10.0.0.%';
+-- mysql-master-check's --fence-stale-master also lists and kills client connections.
+GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'sengu_hooks'@'10.0.0.%';
 
 -- MySQL 8 instead: REPLICATION CLIENT for replica status and SHOW BINARY LOG STATUS,
 -- SYSTEM_VARIABLES_ADMIN to set read_only and super_read_only.

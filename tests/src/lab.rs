@@ -40,7 +40,7 @@ const AGENTS: [&str; 2] = ["redis-a", "redis-b"];
 const CHECK_ID: &str = "redis-role";
 
 /// The executables the lab runs.
-pub const BINARIES: [&str; 8] = [
+pub const BINARIES: [&str; 9] = [
     "sengu-drill",
     "redis-master-check",
     "sentinel-rebalance",
@@ -48,6 +48,7 @@ pub const BINARIES: [&str; 8] = [
     "mysql-after-exec",
     "mysql-fail-check",
     "mysql-mha-script",
+    "mysql-master-check",
     "sengu-mariadb-switchover",
 ];
 
@@ -335,6 +336,21 @@ impl Lab {
         command.extend(["--before-exec".to_string(), bin("mysql-before-exec").display().to_string()]);
         command.extend(["--after-exec".to_string(), bin("mysql-after-exec").display().to_string()]);
         self.drill_mysql_command(extra, &command)
+    }
+
+    /// The arguments of `sengu-drill mysql` for the native switchover (no command) against the
+    /// lab's MariaDB pair: its admin login is the testbed's root, the replication account the
+    /// testbed's replication user (each from an option file, as in production).
+    pub fn drill_mysql_native_args(&self, extra: &[&str]) -> Vec<String> {
+        let (admin, repl) = (self.dir.path().join("admin.cnf"), self.dir.path().join("repl.cnf"));
+        std::fs::write(&admin, format!("[client]\nuser = {}\n", testbed::mariadb::ROOT_USER)).expect("write admin.cnf");
+        std::fs::write(&repl, format!("[client]\nuser = {}\npassword = {}\n", testbed::mariadb::REPL_USER, testbed::mariadb::REPL_PASSWORD)).expect("write repl.cnf");
+        let mut args = self.drill_mysql_command(extra, &[]);
+        // No command: drop the trailing `--switchover-cmd`.
+        args.pop();
+        args.extend(["--admin-defaults-file".to_string(), admin.display().to_string()]);
+        args.extend(["--repl-defaults-file".to_string(), repl.display().to_string()]);
+        args
     }
 
     /// The arguments of `sengu-drill mysql` against the lab's MariaDB pair with `command` as

@@ -121,3 +121,47 @@ fn a_planned_redis_drill_with_the_shipped_checks_running_keeps_every_invariant()
     let report = drill(&lab, &lab.drill_redis_args(&["--rounds", "3", "--format", "json"]), &[]);
     assert_eq!(report["passed"], true, "{report:#}\n{}", lab.report());
 }
+
+/// Issue 14, part 4: the native switchover (no `--switchover-cmd`) of the lab's MariaDB GTID
+/// pair, 20 rounds back and forth: every round passes every invariant, no acknowledged write
+/// is lost, DNS never names two masters, and the pair ends as it began, replicating. Then a
+/// replica that cannot catch up (its SQL thread held by a read lock) aborts the switch, and
+/// the old master is writable and published again with every write.
+#[test]
+fn a_native_mysql_switchover_twenty_rounds_back_and_forth_loses_no_write() {
+    let lab = Lab::start(&mut |_| {});
+    let report = drill(&lab, &lab.drill_mysql_native_args(&["--rounds", "20", "--format", "json"]), &lab.hook_env());
+    assert_eq!(report["passed"], true, "{report:#}\n{}", lab.consul_state());
+    let rounds = report["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 20, "{report:#}");
+    for (i, round) in rounds.iter().enumerate() {
+        let (from, to) = (lab.mysql[i % 2].addr().to_string(), lab.mysql[1 - i % 2].addr().to_string());
+        assert_eq!((round["from"].as_str(), round["to"].as_str()), (Some(from.as_str()), Some(to.as_str())), "round {}", i + 1);
+        assert_eq!(round["figures"]["writes_lost"], 0, "{round:#}");
+        assert_eq!(round["figures"]["two_masters_in_dns"], 0, "{round:#}");
+        assert!(round["figures"]["writes_acknowledged"].as_u64().unwrap() > 10, "{round:#}");
+    }
+    let s = &report["summary"];
+    eprintln!(
+        "native switchover, 20 rounds: write-unavailable median {} ms max {} ms; DNS convergence median {} ms max {} ms",
+        s["write_unavailable_ms"]["median"], s["write_unavailable_ms"]["max"], s["dns_convergence_ms"]["median"], s["dns_convergence_ms"]["max"]
+    );
+    assert_eq!(lab.lookup(&format!("{}.node.consul", lab::MYSQL_NODE)), [lab.mysql[0].addr().ip()]);
+    lab.mysql[1].wait_replicating(&lab.mysql[0]);
+    assert!(!report.to_string().contains(testbed::mariadb::REPL_PASSWORD), "the replication password reached the report");
+
+    // The replica cannot apply anything while a read lock is held on it: the switch waits
+    // --catch-up-timeout, then restores the old master, writable and published.
+    let mut lock = lab.mysql[1].conn();
+    mysql::prelude::Queryable::query_drop(&mut lock, "FLUSH TABLES WITH READ LOCK").unwrap();
+    let report = drill(&lab, &lab.drill_mysql_native_args(&["--catch-up-timeout", "1s", "--format", "json"]), &lab.hook_env());
+    drop(lock);
+    let round = &report["rounds"][0];
+    assert_eq!((report["passed"].as_bool(), round["outcome"].as_str()), (Some(false), Some("aborted")), "{report:#}");
+    let notes = round["notes"].to_string();
+    assert!(notes.contains("did not apply GTID") && notes.contains("is writable and published again"), "{report:#}");
+    assert_eq!(round["figures"]["writes_lost"], 0, "{round:#}");
+    assert_eq!(lab.lookup(&format!("{}.node.consul", lab::MYSQL_NODE)), [lab.mysql[0].addr().ip()]);
+    assert!(!lab.mysql[0].read_only(), "the old master takes writes again");
+    lab.mysql[1].wait_replicating(&lab.mysql[0]);
+}

@@ -29,6 +29,11 @@ the replica node at the old master if that now replicates from the new one (else
 it names the new or old master), and clears the move record. A rejected new master is not
 published, and records naming it or the old master are removed.
 
+After a failover (four arguments, or --old-master), once the new master is published, it blocks
+further automatic failovers of this master for --block-after-failover (default 1h, 0s: never),
+in the hold record sengu/hold/<master node>; `sengu-drill manual off --name NODE` clears it.
+Manual mode and the block never stop this hook; it shows them as a detail line.
+
 Exit codes:
   0  done: Consul names the new master (also when it already did)
   1  Consul unreachable, kept changing or lost its reply: the message says what it holds; retry is safe
@@ -87,6 +92,13 @@ impl Cli {
         }
     }
 
+    /// A failover, not a switchover: four positional arguments (mysqlfailover after a
+    /// failover) or `--old-master` (orchestrator's `PostMasterFailoverProcesses` line). Only a
+    /// failover writes the post-failover block.
+    pub fn is_failover(&self) -> bool {
+        self.positional.len() == 4 || self.old_master.is_some()
+    }
+
     /// The flags only this hook has.
     pub fn flags(&self) -> HookFlags {
         HookFlags { after: self.own.clone(), ..HookFlags::default() }
@@ -118,6 +130,14 @@ mod tests {
         assert_eq!(moved, Masters { old: Some(hp("10.0.0.1:3306")), new: hp("10.0.0.2:3307") });
         let unknown = parse(&["UNKNOWN", "UNKNOWN", "10.0.0.2", "3307"]).unwrap().masters().unwrap();
         assert_eq!(unknown, Masters { old: None, new: hp("10.0.0.2:3307") });
+    }
+
+    #[test]
+    fn four_positionals_or_an_old_master_flag_are_a_failover_that_blocks() {
+        assert!(parse(&["10.0.0.1", "3306", "10.0.0.2", "3307"]).unwrap().is_failover());
+        assert!(parse(&["--old-master", "10.0.0.1:3306", "--new-master", "10.0.0.2:3307"]).unwrap().is_failover());
+        assert!(!parse(&["10.0.0.2", "3307"]).unwrap().is_failover(), "mysqlrpladmin's switchover");
+        assert!(!parse(&["--new-master", "10.0.0.2:3307"]).unwrap().is_failover());
     }
 
     #[test]

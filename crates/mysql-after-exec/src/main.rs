@@ -22,6 +22,11 @@ fn main() -> ExitCode {
         }
         let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
         let report = mysql_hooks::after(&settings, &masters, &mut log);
+        let report = match cli.is_failover() {
+            true => mysql_hooks::held::block_after_failover(&settings, &masters, report, &mut log),
+            false => report,
+        };
+        let report = mysql_hooks::held::show(&settings, report);
         Ok(report.print(PROGRAM, cli.common.format()))
     })
 }

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             return entry::print_config(&settings);
         }
         let mut log = ActionLog::open(PROGRAM, &cli.common.log_target(&config)?);
-        let report = mysql_hooks::before(&settings, &masters, &mut log);
+        let report = mysql_hooks::held::show(&settings, mysql_hooks::before(&settings, &masters, &mut log));
         Ok(report.print(PROGRAM, cli.common.format()))
     })
 }

@@ -18,12 +18,16 @@ Called by: mysqlfailover --exec-fail-check=/usr/bin/mysql-fail-check, every --in
 comes from SENGU_* variables or the config file ([mysql-fail-check], [mysql], [log]).
 
 The master is dead only when this monitor cannot reach it AND every replica that answers has
-lost its connection to it too, on --confirm-runs consecutive runs and for --fail-after.
+lost its connection to it too, on --confirm-runs consecutive runs and for --fail-after. Even
+then there is no failover while manual mode or a post-failover block holds for --master-node
+(`sengu-drill manual status`), nor while that record cannot be read (--hold ignore: a monitor
+without Consul).
 
 Exit codes (mysqlfailover's contract):
   0  no failover: the master is up, only unreachable from here, not yet confirmed dead, no
-     replica could tell (unless --when-no-replicas says otherwise), or bad input (a CRITICAL
-     line says so, in the log too)
+     replica could tell (unless --when-no-replicas says otherwise), automatic failover is held
+     off (manual mode, a block, or the hold unreadable), or bad input (a CRITICAL line says so,
+     in the log too)
   2  the master is confirmed dead: mysqlfailover fails over at once
 Any non-zero exit starts a failover, so bad input never gives one; a crash by signal still would."
 )]
@@ -114,6 +118,8 @@ mod tests {
             ("state_dir", "SENGU_STATE_DIR"),
             ("consul_node", "SENGU_CONSUL_NODE"),
             ("replica_service", "SENGU_REPLICA_SERVICE"),
+            ("master_node", "SENGU_MASTER_NODE"),
+            ("hold", "SENGU_HOLD"),
             ("mysql_defaults_file", "SENGU_MYSQL_DEFAULTS_FILE"),
             ("mysql_user", "SENGU_MYSQL_USER"),
         ] {

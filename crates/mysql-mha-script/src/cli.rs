@@ -24,12 +24,15 @@ comes from SENGU_* / CONSUL_* variables or the config file ([mysql-hooks], [mysq
 [log]). sengu logs in with its own MySQL credentials: MHA's --*_password values are never used,
 logged or printed.
 
-  status          Consul's master record names --orig_master_host, and it is a writable master
+  status          Consul's master record names --orig_master_host, it is a writable master, and
+                  automatic failover is not held off (manual mode or a post-failover block in
+                  sengu/hold/<master node>): in manual mode MHA's monitor does not start
   stop, stopssh   take the old master out of Consul (one transaction) and fence it (read_only);
                   in an online switch, a master that cannot be fenced is published again
   start           verify the new master (reachable, caught up with the old one, no other
                   writable master), turn read_only off, publish it; a refused online switch is
-                  switched back to the old master
+                  switched back to the old master; after a failover (the failover script)
+                  it blocks further automatic failovers for --block-after-failover (1h)
 --fence-old-master and --make-writable are always on: MHA's sequence needs both.
 
 Exit codes (MHA carries on after 0 and 10 and aborts the switch on anything else):
@@ -40,7 +43,7 @@ Exit codes (MHA carries on after 0 and 10 and aborts the switch on anything else
      for whether the old master was switched back)
   4  Consul refused (ACL denied, TLS, rejected request): fix the token or settings
   5  another server is a writable master too (or the old one still is): left as is
-  7  status: Consul and MHA's master disagree
+  7  status: Consul and MHA's master disagree, or automatic failover is held off
   10 published, but --wait-dns did not see the new address in time (MHA proceeds)
 Under Perl 5.36 (Debian 12) MHA 0.58 itself must run as `perl -X masterha_…`."
 )]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use sengu::drill::settings::{MysqlDrillArgs, RedisArgs};
+use sengu::hold::manual::ManualArgs;
 use sengu::settings::{CommonArgs, ConsulArgs, PrintArgs};
 
 /// Time budget of `history` when `--timeout` does not set one.
@@ -26,10 +27,20 @@ timeline, the write-unavailable window, the DNS convergence time, the acknowledg
 lost (must be 0) and whether DNS ever named two masters (must be never). Reports are stored
 in Consul KV under sengu/drills/<service>/ unless --no-history.
 
+Both drills refuse to start while manual mode is on or a post-failover block holds for their
+name (the Redis service, the MySQL master node) unless --despite-hold: that is the documented
+way for a person to make the one-shot switch with automatic failover off.
+
+  sengu-drill manual on --name NAME --reason TEXT [--for DURATION]   automatic failover off
+  sengu-drill manual off --name NAME                                  on again (also ends a block)
+  sengu-drill manual status [--name NAME]                             what holds, and since when
+
 Exit codes:
-  0  every round passed every invariant (history: listed)
-  1  a round broke an invariant or aborted; the report says what state was left
-  2  refused to start (a pre-check failed, nothing was changed), or bad input"
+  0  every round passed every invariant (history: listed; manual: done or shown)
+  1  a round broke an invariant or aborted; the report says what state was left (manual:
+     Consul could not be read or written; the message says what changed)
+  2  refused to start (a pre-check failed, manual mode or a block holds, nothing was changed),
+     or bad input"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -47,10 +58,12 @@ pub enum Command {
     /// A planned switchover through Sentinel: pause writes, wait for the replica, SENTINEL
     /// FAILOVER, publish the new master in Consul at once, demote the old one
     Redis(RedisArgs),
-    /// Run a switchover command (e.g. mysqlrpladmin switchover) with the same probes and report
+    /// Run a switchover command (e.g. mysqlrpladmin switchover), or without one switch a MariaDB GTID pair natively, with the same probes and report
     Mysql(MysqlDrillArgs),
     /// List the drills stored in Consul KV
     History(HistoryArgs),
+    /// Manual mode: turn automatic failover off or on for a name, or show it and the post-failover block
+    Manual(ManualArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -67,6 +80,7 @@ pub struct HistoryArgs {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use sengu::hold::manual::Action;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("sengu-drill").chain(args.iter().copied()))
@@ -108,7 +122,28 @@ mod tests {
         let cli = parse(&["mysql", "--node", "foo-db-master", "--switchover-cmd", "/bin/switch", "--to", "b"]).unwrap();
         let Command::Mysql(m) = cli.command else { panic!("not mysql") };
         assert_eq!(m.switchover_cmd, ["/bin/switch", "--to", "b"]);
-        assert!(parse(&["mysql", "--node", "foo-db-master"]).is_err(), "the command is required");
+        assert!(parse(&["mysql", "--node", "foo-db-master"]).is_ok(), "without a command: the native switchover");
+    }
+
+    #[test]
+    fn mysql_without_a_command_is_the_native_switchover() {
+        let cli = parse(&["mysql", "--node", "foo-db-master", "--server", "127.0.0.21:3306", "--server", "127.0.0.22:3306", "--rounds", "4", "--to", "127.0.0.22:3306"]).unwrap();
+        let Command::Mysql(m) = cli.command else { panic!("not mysql") };
+        assert!(m.switchover_cmd.is_empty());
+        assert_eq!((m.rounds, m.to.map(|t| t.to_string())), (Some(4), Some("127.0.0.22:3306".to_string())));
+        assert!(parse(&["mysql", "--node", "n", "--rounds", "2", "--switchover-cmd", "x"]).is_err(), "--rounds is the native switchover's");
+        assert!(parse(&["mysql", "--node", "n", "--despite-hold"]).is_ok());
+    }
+
+    #[test]
+    fn manual_takes_an_action_a_name_a_reason_and_a_duration() {
+        let cli = parse(&["manual", "on", "--name", "redis", "--reason", "migrating", "--for", "2h"]).unwrap();
+        let Command::Manual(m) = cli.command else { panic!("not manual") };
+        assert_eq!((m.action, m.name.as_deref(), m.reason.as_deref()), (Action::On, Some("redis"), Some("migrating")));
+        assert_eq!(m.lasts, Some(Duration::from_secs(7200)));
+        assert!(parse(&["manual", "maybe", "--name", "redis"]).is_err());
+        assert!(parse(&["manual", "on", "--name", "redis", "--for", "0s"]).is_err());
+        assert!(parse(&["manual", "status"]).is_ok());
     }
 
     #[test]

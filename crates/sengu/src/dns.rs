@@ -1,12 +1,13 @@
 //! A/AAAA lookups that return the whole answer set, so a check can count how many addresses a
 //! service name has (one master, or a split brain) and tell "name gone" from "DNS broken".
 //!
-//! Two sources: the system configuration (`/etc/resolv.conf` plus `/etc/hosts`, what
-//! applications on this host see) or one given server such as Consul's `127.0.0.1:8600`. The
-//! default transport is TCP, because Consul answers at most 3 records to a UDP query without
-//! EDNS and does not set the TC bit, so a UDP count could silently stop at 3. Each lookup runs
-//! on its own current-thread tokio runtime: a check resolves once per process, and this keeps the
-//! async resolver out of every caller's signature.
+//! Two sources: the system resolver (the C library's `getaddrinfo`, in the order `hosts:` in
+//! `/etc/nsswitch.conf` gives, what applications on this host see) or one given server such as
+//! Consul's `127.0.0.1:8600`, asked with hickory. For a given server the default transport is
+//! TCP, because Consul answers at most 3 records to a UDP query without EDNS and does not set
+//! the TC bit, so a UDP count could silently stop at 3. Each server lookup runs on its own
+//! current-thread tokio runtime: a check resolves once per process, and this keeps the async
+//! resolver out of every caller's signature.
 //!
 //! [`resolve_endpoint`] (in `system`) is the other half: the address of a server given by host
 //! name, from the C library's resolver as every client on the host gets it, within a limit.
@@ -28,20 +29,20 @@ use hickory_resolver::proto::xfer::Protocol;
 use hickory_resolver::proto::ProtoErrorKind;
 use hickory_resolver::{Name, ResolveError, ResolveErrorKind, TokioResolver};
 
-/// The system resolver configuration that [`Source::System`] reads.
-pub const RESOLV_CONF: &str = "/etc/resolv.conf";
+/// Where the system resolver's order of sources is configured.
+pub const NSSWITCH_CONF: &str = "/etc/nsswitch.conf";
 
 /// Where the questions go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// The name servers and search list of `/etc/resolv.conf`, after `/etc/hosts`.
-    ///
-    /// `/etc/hosts` is honoured here on purpose: Debian's `nsswitch.conf` says
-    /// `hosts: files dns`, so that file is what every application on this host sees first
-    /// (including a hosts file rendered by consul-template as a DNS fallback). A name listed
-    /// there is answered from it and never reaches DNS, exactly as for the application.
-    /// Only resolv.conf's name servers, `search`/`domain` and `ndots` are used; its
-    /// `timeout`/`attempts` are replaced by [`Options`], because a check has its own budget.
+    /// The C library's resolver (`getaddrinfo`), exactly as applications on this host resolve:
+    /// the sources and their order from `hosts:` in `/etc/nsswitch.conf` (`files dns`,
+    /// `dns [NOTFOUND=return] files`, …), `/etc/hosts`, resolv.conf's servers, search list and
+    /// options, glibc's own UDP-then-TCP. [`Options`] give only the time limit (every attempt
+    /// of the budget together); the transport is glibc's, so a server that trims UDP answers
+    /// without TC (Consul asked directly) can hide records here as it does for applications.
+    /// glibc reports only "not found", "no address" or "failed", so a timeout of a name server
+    /// inside glibc's own retries reads as [`DnsError::Unreachable`].
     System,
     /// One server at `IP:PORT` (Consul's DNS interface, a dnsmasq). `/etc/hosts` is never
     /// consulted: asking a particular server means asking that server.
@@ -51,7 +52,7 @@ pub enum Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::System => write!(f, "the system resolver ({RESOLV_CONF})"),
+            Source::System => write!(f, "the system resolver ({NSSWITCH_CONF})"),
             Source::Server(addr) => write!(f, "DNS server {addr}"),
         }
     }
@@ -153,7 +154,11 @@ pub fn lookup(name: &str, family: Family, source: &Source, options: &Options) ->
         return Err(DnsError::BadName(name.to_string()));
     }
     let dns_name = Name::from_str(name).map_err(|_| DnsError::BadName(name.to_string()))?;
-    let resolver = build_resolver(source, options)?;
+    let server = match source {
+        Source::System => return system::lookup(name, family, total_budget(options)),
+        Source::Server(server) => *server,
+    };
+    let resolver = build_resolver(server, options)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -292,31 +297,16 @@ fn merge(v4: Result<Vec<IpAddr>, DnsError>, v6: Result<Vec<IpAddr>, DnsError>) -
     }
 }
 
-fn build_resolver(source: &Source, options: &Options) -> Result<TokioResolver, DnsError> {
-    let (config, mut opts) = match source {
-        Source::System => {
-            let text = std::fs::read(RESOLV_CONF).map_err(|e| DnsError::Config(format!("cannot read {RESOLV_CONF}: {e}")))?;
-            hickory_resolver::system_conf::parse_resolv_conf(text).map_err(|e| DnsError::Config(format!("{RESOLV_CONF}: {e}")))?
-        }
-        Source::Server(addr) => {
-            let servers = vec![NameServerConfig::new(*addr, Protocol::Udp), NameServerConfig::new(*addr, Protocol::Tcp)];
-            (ResolverConfig::from_parts(None, vec![], servers), ResolverOpts::default())
-        }
-    };
-    let servers = select_servers(config.name_servers(), options.transport);
-    if servers.is_empty() {
-        return Err(DnsError::Config(format!("no name servers in {source}")));
-    }
-    let config = ResolverConfig::from_parts(config.domain().cloned(), config.search().to_vec(), servers);
-
+fn build_resolver(server: SocketAddr, options: &Options) -> Result<TokioResolver, DnsError> {
+    let servers = select_servers(&[NameServerConfig::new(server, Protocol::Udp), NameServerConfig::new(server, Protocol::Tcp)], options.transport);
+    let config = ResolverConfig::from_parts(None, vec![], servers);
+    let mut opts = ResolverOpts::default();
     opts.timeout = options.timeout;
     // hickory counts retries after the first try; ours counts tries.
     opts.attempts = options.attempts.max(1) as usize - 1;
     opts.edns0 = options.transport == Transport::Udp || opts.edns0;
-    opts.use_hosts_file = match source {
-        Source::System => ResolveHosts::Always,
-        Source::Server(_) => ResolveHosts::Never,
-    };
+    // Asking a particular server means asking that server, never /etc/hosts.
+    opts.use_hosts_file = ResolveHosts::Never;
     // One lookup per resolver: a cache would only hide changes between a check's two queries.
     opts.cache_size = 0;
     let mut builder = TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
@@ -342,8 +332,12 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
+    fn src_addr() -> SocketAddr {
+        "127.0.0.1:8600".parse().unwrap()
+    }
+
     fn src() -> Source {
-        Source::Server("127.0.0.1:8600".parse().unwrap())
+        Source::Server(src_addr())
     }
 
     fn nx() -> DnsError {
@@ -432,28 +426,19 @@ mod tests {
     fn messages_name_the_server_and_the_name() {
         let e = DnsError::Timeout { name: "redis.service.consul".into(), server: src(), after: Duration::from_secs(2) };
         assert_eq!(e.to_string(), "no answer for \"redis.service.consul\" from DNS server 127.0.0.1:8600 within 2s");
-        assert_eq!(Source::System.to_string(), "the system resolver (/etc/resolv.conf)");
+        assert_eq!(Source::System.to_string(), "the system resolver (/etc/nsswitch.conf)");
     }
 
     #[test]
-    fn system_source_reads_etc_hosts_and_a_server_source_does_not() {
-        let system = build_resolver(&Source::System, &Options::default());
-        // A machine without resolv.conf cannot build the system resolver; the hosts choice is
-        // still checked on the server source below.
-        if let Ok(r) = system {
-            assert_eq!(r.options().use_hosts_file, ResolveHosts::Always);
-            assert!(r.config().name_servers().iter().all(|s| s.protocol == Protocol::Tcp));
-        }
-        let server = build_resolver(&src(), &Options::default()).unwrap();
+    fn a_server_source_never_reads_etc_hosts() {
+        let server = build_resolver(src_addr(), &Options::default()).unwrap();
         assert_eq!(server.options().use_hosts_file, ResolveHosts::Never);
+        assert!(server.config().name_servers().iter().all(|s| s.protocol == Protocol::Tcp));
         assert_eq!(server.options().attempts, 1, "2 tries = 1 retry");
     }
 
     #[test]
     fn system_source_resolves_localhost() {
-        if !std::path::Path::new(RESOLV_CONF).exists() {
-            return;
-        }
         let addrs = lookup("localhost", Family::V4, &Source::System, &Options::default()).unwrap();
         assert_eq!(addrs, vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
     }

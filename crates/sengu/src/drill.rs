@@ -7,11 +7,16 @@
 //!
 //! - [`redis`]: a planned switchover through Sentinel, done so that no acknowledged write is
 //!   lost and DNS follows within milliseconds of the promotion;
-//! - [`mysql`]: any switchover command (mysqlrpladmin, a MariaDB script) with the same probes;
+//! - [`mysql`]: any switchover command (mysqlrpladmin, a MariaDB script), or the native
+//!   switchover of a MariaDB GTID pair, with the same probes;
 //! - [`probe`]: the writer, reader and DNS sampler both share;
 //! - [`timeline`], [`report`]: the clock, the report and its renderings;
 //! - [`history`]: storing and listing reports in Consul KV;
 //! - [`settings`]: the `[drill]` table and the flags both drills share.
+//!
+//! Both drills refuse to start while manual mode is on or a post-failover block holds
+//! ([`crate::hold`]), unless `--despite-hold` says a person decided: manual mode is exactly
+//! when a person runs the one-shot switch.
 
 pub mod history;
 pub mod mysql;
@@ -60,14 +65,53 @@ impl Default for Deadlines {
 /// Runs a Redis drill and stores its report in Consul KV (unless `keep` is false). Every
 /// change it makes (pause, failover, demotion, tags) goes to the action log as it happens.
 pub fn run_redis(d: &RedisDrill, consul: &Client, keep: bool, log: &mut ActionLog) -> Report {
-    let report = redis::run(d, consul, log);
+    let report = match held(consul, &d.service, d.despite_hold) {
+        Err(refusal) => refused(DrillKind::Redis, &d.service, refusal),
+        Ok(note) => with_precheck(redis::run(d, consul, log), note),
+    };
     finish(report, consul, keep, log)
 }
 
 /// Runs a MySQL drill and stores its report in Consul KV (unless `keep` is false).
 pub fn run_mysql(d: &MysqlDrill, consul: &Client, keep: bool, log: &mut ActionLog) -> Report {
-    let report = mysql::run(d, consul, log);
+    let report = match held(consul, &d.hold_name, d.despite_hold) {
+        Err(refusal) => refused(DrillKind::Mysql, &d.label, refusal),
+        Ok(note) => with_precheck(mysql::run(d, consul, log), note),
+    };
     finish(report, consul, keep, log)
+}
+
+/// The hold pre-check ([`crate::hold`]): refuses while manual mode is on or a block holds,
+/// unless `despite` (`--despite-hold`: a person decided). A hold that cannot be read does not
+/// stop a drill (it is advisory here); the pre-check says so.
+fn held(consul: &Client, name: &str, despite: bool) -> Result<Option<PreCheck>, PreCheck> {
+    let now = SystemTime::now();
+    match crate::hold::read(consul, name) {
+        Ok(holds) => match holds.describe(now) {
+            None => Ok(None),
+            Some(line) if despite => Ok(Some(PreCheck::ok("hold", format!("{line}; going ahead: --despite-hold")))),
+            Some(line) => Err(PreCheck::failed(
+                "hold",
+                format!("automatic failover is off for {name} ({line}); a person's switch runs with --despite-hold, `sengu-drill manual off --name {name}` ends it"),
+            )),
+        },
+        Err(e) => Ok(Some(PreCheck::ok("hold", format!("the hold of {name} could not be read ({e}); not obeyed")))),
+    }
+}
+
+fn refused(kind: DrillKind, label: &str, check: PreCheck) -> Report {
+    let mut report = Report::new(kind, label, rfc3339(SystemTime::now()));
+    report.prechecks.push(check);
+    report.refused = true;
+    report.finish();
+    report
+}
+
+fn with_precheck(mut report: Report, check: Option<PreCheck>) -> Report {
+    if let Some(check) = check {
+        report.prechecks.insert(0, check);
+    }
+    report
 }
 
 /// A drill that refused to start changed nothing, so it leaves no history either.

@@ -29,7 +29,7 @@ use crate::mysql::{Credentials, MysqlArgs, OptionFileError};
 use crate::settings::{self, optional_duration, CommonArgs, ConfigFile, ConsulArgs};
 
 pub use entry::PROGRAM;
-pub use report::{Checked, Exit, Report, Source};
+pub use report::{Checked, Exit, HoldCheck, Report, Source};
 pub use state::{StateFile, DEFAULT_STATE_DIR};
 pub use verdict::{Category, Policy, WhenNoReplicas};
 
@@ -78,6 +78,12 @@ pub struct Args {
     /// A Consul service whose instances are the master's replicas (the last place they are looked for)
     #[arg(long, env = "SENGU_REPLICA_SERVICE", value_name = "NAME")]
     pub replica_service: Option<String>,
+    /// The master's node name as the hooks publish it: the name of its hold record (manual mode, post-failover block) [default: [mysql-hooks] master_node, else foo-db-master]
+    #[arg(long, env = "SENGU_MASTER_NODE", value_name = "NAME")]
+    pub master_node: Option<String>,
+    /// obey: no failover while manual mode or a post-failover block holds, nor while the hold cannot be read; ignore: do not read it (a monitor without Consul) [default: obey]
+    #[arg(long, env = "SENGU_HOLD", value_name = "POLICY", value_enum)]
+    pub hold: Option<HoldPolicy>,
     /// The run's budget: the file's key; the flag is the shared --timeout
     #[arg(skip)]
     #[serde(with = "optional_duration")]
@@ -90,6 +96,17 @@ pub struct Args {
 
 impl settings::Table for Args {
     const NAME: &'static str = "mysql-fail-check";
+}
+
+/// Whether the check obeys the hold record ([`crate::hold`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldPolicy {
+    /// Read it every run; a dead master fails over only when nothing holds and it was read.
+    #[default]
+    Obey,
+    /// Do not read it: for a monitor host without Consul.
+    Ignore,
 }
 
 /// Everything a run needs, merged: flags > environment > config file > defaults;
@@ -105,6 +122,11 @@ pub struct Settings {
     pub credentials: Credentials,
     /// Set when a Consul node or replica service is configured.
     pub consul: Option<ClientConfig>,
+    /// The name of the hold record obeyed ([`crate::hold`]): the master node.
+    pub master_node: String,
+    pub hold: HoldPolicy,
+    /// The Consul the hold is read from (every run).
+    pub hold_consul: ClientConfig,
     #[serde(serialize_with = "crate::human::exact")]
     pub timeout: Duration,
 }
@@ -156,6 +178,16 @@ impl Settings {
             None
         };
         let credentials = settings::layer(&args.mysql, config)?.credentials()?;
+        let master_node = match a.master_node.filter(|n| !n.is_empty()) {
+            Some(node) => node,
+            None => crate::mysql_hooks::settings::master_node_in_file(config)?
+                .unwrap_or_else(|| crate::mysql_hooks::settings::DEFAULT_MASTER_NODE.to_string()),
+        };
+        crate::hold::validate_name(&master_node).map_err(|reason| SetupError::BadValue { what: "master_node", reason })?;
+        let hold_consul = match &consul {
+            Some(c) => c.clone(),
+            None => consul_args.client_config::<SetupError>(config)?,
+        };
         Ok(Settings {
             policy,
             replicas: a.replicas,
@@ -165,6 +197,9 @@ impl Settings {
             replica_service,
             credentials,
             consul,
+            master_node,
+            hold: a.hold.unwrap_or_default(),
+            hold_consul,
             timeout: common.timeout(a.timeout, DEFAULT_TIMEOUT),
         })
     }
@@ -241,10 +276,36 @@ pub fn run(master: &HostPort, s: &Settings, log: &mut ActionLog) -> Report {
     {
         notes.push(format!("{e}: this run is not counted"));
     }
-    let checked = Checked::new(master.clone(), obs.monitor, from, obs.consul, decision, &s.policy, notes);
+    let hold = match s.hold {
+        HoldPolicy::Obey => read_hold(s, deadline),
+        HoldPolicy::Ignore => HoldCheck::Off,
+    };
+    if let HoldCheck::Unreadable { error, .. } = &hold {
+        notes.push(format!("hold record not read: {error}"));
+    }
+    let mut checked = Checked::new(master.clone(), obs.monitor, from, obs.consul, decision, &s.policy, notes);
+    checked.hold = hold;
     let report = Report::Checked(Box::new(checked));
     report.log(log);
     report
+}
+
+/// Reads the hold record within what is left of the budget (at least a moment, so a run that
+/// spent its budget on a frozen master still asks). The dead streak is counted and stored
+/// whatever it says, so the first run after the hold ends fails over at once if the master is
+/// still dead.
+fn read_hold(s: &Settings, deadline: Instant) -> HoldCheck {
+    let name = s.master_node.clone();
+    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(300));
+    let config = s.hold_consul.clone().with_timeout(left).with_deadline(Instant::now() + left);
+    let read = consul::Client::new(&config).and_then(|client| crate::hold::read(&client, &name));
+    match read {
+        Ok(holds) => match holds.describe(SystemTime::now()) {
+            Some(line) => HoldCheck::Held { name, line },
+            None => HoldCheck::Off,
+        },
+        Err(e) => HoldCheck::Unreadable { name, error: e.to_string() },
+    }
 }
 
 /// A run that could not start (bad arguments or settings): logged, and no failover.

@@ -16,6 +16,8 @@
 //! - [`secret`]: the one secret type (no `Display`, `Debug` prints `***`).
 //! - [`redact`]: credentials taken out of command lines and outputs before they are recorded.
 //! - [`entry`]: process start-up shared by every binary (panic → exit 2).
+//! - [`hold`]: manual mode and the post-failover block, one Consul KV record per name that
+//!   `mysql-fail-check`, the drills, the MHA script and the hooks obey or show.
 //!
 //! One module per executable holds that executable's decisions, so its binary stays thin:
 //! - [`master_check`]: `redis-master-check`, the Consul check for the one true Redis master.
@@ -23,8 +25,11 @@
 //!   (shared by `redis-master-check`, `sentinel-rebalance` and `sengu-drill`).
 //! - [`rebalance`]: `sentinel-rebalance`, moving the floating sentinel after a master move.
 //! - [`mysql_hooks`]: `mysql-before-exec` and `mysql-after-exec`.
+//! - [`mysql_check`]: `mysql-master-check`, the Consul check on every MySQL host.
 //! - [`fail_check`]: `mysql-fail-check`, a master is dead only when its replicas agree.
 //! - [`drill`]: `sengu-drill`, a planned switchover that measures what clients felt.
+//! - [`hosts_fallback`]: `consul-hosts-fallback`, names that resolve while the local Consul
+//!   agent cannot answer, and never shadow a live answer.
 
 pub mod actionlog;
 pub mod addr;
@@ -35,9 +40,12 @@ pub mod drill;
 pub mod entry;
 pub mod fail_check;
 pub mod files;
+pub mod hold;
+pub mod hosts_fallback;
 pub mod human;
 pub mod master_check;
 pub mod mysql;
+pub mod mysql_check;
 pub mod mysql_hooks;
 pub mod rebalance;
 pub mod redact;

@@ -41,6 +41,8 @@ pub const UNKNOWN: &str = "UNKNOWN";
 const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 /// `ERROR 1064` parse error: `SHOW SLAVE STATUS` on MySQL 8.4+, `SHOW REPLICA STATUS` on old servers.
 const PARSE_ERROR: u16 = 1064;
+/// ER_NO_SUCH_THREAD: `KILL` of a connection that has ended.
+const UNKNOWN_THREAD: u16 = 1094;
 
 /// Time limits for every network call to one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -257,6 +259,38 @@ impl Server {
         hosts.sort();
         hosts.dedup();
         Ok(hosts)
+    }
+
+    /// Kills every client connection except this one, the replication threads (`Binlog Dump`
+    /// to replicas, this server's own replica threads) and the server's own threads: what a
+    /// fence does after `read_only`, so that no pooled connection or open transaction keeps
+    /// writing to a server that is no longer the master. A connection that ended in between is
+    /// not an error. Returns how many were killed. Needs `PROCESS` and `CONNECTION ADMIN` (or
+    /// `SUPER`).
+    pub fn kill_clients(&mut self) -> Result<usize, Error> {
+        const SQL: &str = "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() \
+                           AND COMMAND NOT IN ('Binlog Dump', 'Binlog Dump GTID', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Connect') \
+                           AND USER NOT IN ('system user', 'event_scheduler')";
+        let ids: Vec<u64> = self.conn.query(SQL).map_err(|e| self.ctx().classify(e, SQL))?;
+        let mut killed = 0;
+        for id in ids {
+            match self.exec(&format!("KILL CONNECTION {id}")) {
+                Ok(()) => killed += 1,
+                Err(Error::Query { code: UNKNOWN_THREAD, .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(killed)
+    }
+
+    /// `@@gtid_binlog_pos` (MariaDB) or `@@gtid_executed` (MySQL): every transaction this
+    /// server has written to its binary log, what its replicas must reach.
+    pub fn gtid_binlog_pos(&mut self) -> Result<String, Error> {
+        match self.scalar("SELECT @@global.gtid_binlog_pos") {
+            Err(Error::Query { code: UNKNOWN_SYSTEM_VARIABLE, .. }) => self.scalar("SELECT @@global.gtid_executed"),
+            other => other,
+        }
+        .map(Option::unwrap_or_default)
     }
 
     /// Where this server's binary log ends (`SHOW MASTER STATUS`, `SHOW BINARY LOG STATUS` on

@@ -11,12 +11,15 @@
 //!   published, and records naming it or the old master are removed: Consul holds no master
 //!   rather than a wrong one.
 //!
-//! [`mha`] runs both under MHA's call sequence, as one script for every phase.
+//! [`mha`] runs both under MHA's call sequence, as one script for every phase. [`held`] is how
+//! they treat the hold record ([`crate::hold`]): shown, never obeyed, and written as the
+//! post-failover block after a failover.
 //!
 //! Parts: [`settings`] (flags, tables, merge), [`records`] (what is stored and read),
 //! [`plan`] (the decisions, pure), [`servers`] (the MySQL probes and actions), [`outcome`]
 //! (exit codes and the report), and `run` (the executors that tie them together).
 
+pub mod held;
 pub mod mha;
 pub mod outcome;
 pub mod plan;

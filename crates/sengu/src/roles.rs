@@ -150,12 +150,15 @@ pub enum Claim {
     Master { at: HostPort, others: Others },
     /// The instance at `at` is a replica; no other instance is touched.
     Replica { at: HostPort },
+    /// The instance at `at` is fit for neither role (a replica too far behind, a stale
+    /// master): its role tags go; no other instance is touched.
+    Untagged { at: HostPort },
 }
 
 impl Claim {
     fn at(&self) -> &HostPort {
         match self {
-            Claim::Master { at, .. } | Claim::Replica { at } => at,
+            Claim::Master { at, .. } | Claim::Replica { at } | Claim::Untagged { at } => at,
         }
     }
 }
@@ -299,12 +302,23 @@ pub fn plan(service: &str, instances: &[Instance], claim: &Claim, names: &RoleTa
         [] => return Err(PlanError::NotFound { service: service.to_string(), at: at.clone() }),
         many => return Err(PlanError::Ambiguous { service: service.to_string(), at: at.clone(), count: many.len() }),
     };
+    if let Claim::Untagged { .. } = claim {
+        let to: Vec<String> = me.service.tags.iter().filter(|t| !names.is_role_tag(t)).cloned().collect();
+        if to == me.service.tags {
+            return Ok(Plan { writes: Vec::new(), guards: Vec::new(), held_by: None });
+        }
+        if !me.service.enable_tag_override {
+            return Err(PlanError::NoTagOverride { node: me.node.clone(), service_id: me.service.id.clone() });
+        }
+        return Ok(Plan { writes: vec![(me.clone(), to)], guards: Vec::new(), held_by: None });
+    }
     let others: Vec<&Instance> = instances.iter().filter(|i| !i.is_at(at)).collect();
     let mut writes: Vec<(Instance, Vec<String>)> = Vec::new();
     let mut held_by = None;
 
     let (my_role, demote_all) = match claim {
         Claim::Replica { .. } => (Some(Role::Replica), false),
+        Claim::Untagged { .. } => (None, false),
         Claim::Master { others: Others::Demote, .. } => (Some(Role::Master), true),
         Claim::Master { others: Others::Respect, .. } => {
             let holder = others.iter().find(|o| o.role(names) == Some(Role::Master) && !o.is_down());
@@ -417,6 +431,16 @@ mod tests {
         assert_eq!(retag(&t(&["v7"]), Role::Master, &names()), t(&["v7", "master"]));
         assert_eq!(retag(&t(&["Master", "replica"]), Role::Master, &names()), t(&["master"]));
         assert_eq!(retag(&t(&[]), Role::Replica, &names()), t(&["replica"]));
+    }
+
+    #[test]
+    fn an_untagged_claim_drops_only_its_own_role_tag() {
+        let all = [inst("a", "10.0.0.11", &["master"], CheckStatus::Passing), inst("b", "10.0.0.12", &["v7", "replica"], CheckStatus::Critical)];
+        let p = plan("mysql", &all, &Claim::Untagged { at: hp("10.0.0.12:6379") }, &names()).unwrap();
+        assert_eq!(tags_after(&p, "b"), Some(vec!["v7".to_string()]));
+        assert_eq!(p.changes().len(), 1, "no other instance is touched");
+        let again = [inst("b", "10.0.0.12", &["v7"], CheckStatus::Critical)];
+        assert!(plan("mysql", &again, &Claim::Untagged { at: hp("10.0.0.12:6379") }, &names()).unwrap().is_empty());
     }
 
     #[test]

@@ -56,8 +56,10 @@ pub const SECTIONS: &[&str] = &[
     "sentinel-rebalance",
     "mysql",
     "mysql-hooks",
+    "mysql-master-check",
     "mysql-fail-check",
     "drill",
+    "consul-hosts-fallback",
 ];
 
 /// The config file read when neither `--config` nor `SENGU_CONFIG` names one; may be absent.

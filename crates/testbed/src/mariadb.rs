@@ -46,7 +46,7 @@ pub const APP_PASSWORD: &str = "app-secret";
 /// The least privileges sengu's probes need: read status, flip `read_only`.
 pub const MONITOR_USER: &str = "monitor";
 pub const MONITOR_PASSWORD: &str = "monitor-secret";
-pub const MONITOR_GRANTS: &str = "BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN";
+pub const MONITOR_GRANTS: &str = "BINLOG MONITOR, SLAVE MONITOR, READ_ONLY ADMIN, PROCESS, CONNECTION ADMIN";
 /// A table every instance has, for test writes: `(id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(100))`.
 pub const TEST_TABLE: &str = "sengu_test.writes";
 

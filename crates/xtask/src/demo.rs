@@ -11,7 +11,8 @@ pub fn run() -> Result<(), DynError> {
     packages::ensure()?;
     eprintln!("xtask: building the executables (cargo build --workspace --bins)");
     run_checked(&mut cargo(["build", "--quiet", "--workspace", "--bins"]))?;
-    run_checked(&mut Command::new(target_dir("debug").join("sengu-demo")))
+    run_checked(&mut Command::new(target_dir("debug").join("sengu-demo")))?;
+    crate::demo_fallback::run(&target_dir("debug"))
 }
 
 /// `target/<profile>`: `CARGO_TARGET_DIR` if set, else the workspace's `target`.

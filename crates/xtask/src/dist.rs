@@ -27,14 +27,17 @@ const SYNOPSIS: &str = "failover checks and hooks for Redis and MySQL behind Con
 /// The long description, as text; [`control`] indents it and marks the empty lines.
 const DESCRIPTION: &str = "\
 Small single-purpose executables that plug into Consul health checks and into
-the hooks of failover managers (Redis Sentinel, mysqlfailover, orchestrator):
+the hooks of failover managers (Sentinel, mysqlfailover, MHA, orchestrator):
 
   redis-master-check   Consul check: pass only on the one true Redis master
   sentinel-rebalance   Sentinel script: move the spare sentinel after failovers
   mysql-before-exec    mysqlfailover hook: take the old master out of Consul
   mysql-after-exec     mysqlfailover hook: verify and publish the new master
   mysql-fail-check     mysqlfailover check: confirm the master is really down
+  mysql-mha-script     MHA script: unpublish, fence, verify and publish masters
+  mysql-master-check   Consul check: the published MySQL master and replicas
   sengu-drill          planned switchovers that measure what clients felt
+  consul-hosts-fallback  hosts-file fallback while the Consul agent is down
 
 With man pages, shell completions, systemd timers for sentinel-rebalance and a
 weekly Redis drill (installed, not enabled), and the example configurations in
@@ -583,10 +586,10 @@ mod tests {
     }
 
     #[test]
-    fn the_package_holds_the_six_executables_and_no_test_tool() {
+    fn the_package_holds_the_shipped_executables_and_no_test_tool() {
         let files = repository_contents();
         let bins: Vec<&str> = files.iter().filter_map(|e| e.dest.strip_prefix("usr/bin/")).collect();
-        assert_eq!(bins, ["redis-master-check", "sentinel-rebalance", "mysql-before-exec", "mysql-after-exec", "mysql-fail-check", "sengu-drill"]);
+        assert_eq!(bins, ["redis-master-check", "sentinel-rebalance", "mysql-before-exec", "mysql-after-exec", "mysql-fail-check", "mysql-mha-script", "mysql-master-check", "sengu-drill", "consul-hosts-fallback"]);
         for entry in files.iter().filter(|e| e.dest.starts_with("usr/bin/")) {
             assert!(matches!(&entry.source, Source::Executable(p) if p.starts_with("/target/release")), "{entry:?}");
             assert_eq!(entry.mode, 0o755);
@@ -620,6 +623,8 @@ mod tests {
             "lib/systemd/system/sentinel-rebalance.timer",
             "lib/systemd/system/sengu-drill-redis.service",
             "lib/systemd/system/sengu-drill-redis.timer",
+            "lib/systemd/system/consul-hosts-fallback.service",
+            "usr/share/doc/sengu/examples/consul-hosts-fallback/nsswitch.conf",
             "usr/share/doc/sengu/examples/consul.d/redis-role.json",
             "usr/share/doc/sengu/examples/redis-sentinel/rebalance/redis-sentinel-floating.service",
             "usr/share/doc/sengu/examples/mysqlfailover/sengu.toml",

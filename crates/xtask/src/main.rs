@@ -7,7 +7,8 @@
 //!   arguments, then the package check (`dist::check`: install, ask, remove the `.deb`).
 //! - `demo`: the same install, a build of every executable, then the demo program: a local lab
 //!   (Redis + Sentinel, MariaDB, consul-standin) running a planned Redis drill, a crash
-//!   failover and a MySQL switchover, printed as a timeline.
+//!   failover and a MySQL switchover, printed as a timeline; then a client host whose Consul
+//!   agent dies, kept resolving by consul-hosts-fallback (`demo_fallback`).
 //! - `bench`: the same in release mode, then the benchmark table (wall time and peak RSS per
 //!   executable, the Redis drill's switchover figures over 20 rounds).
 //! - `man`: the man pages (`docs/man/`) and shell completions (`docs/completions/`), rendered
@@ -19,6 +20,7 @@
 
 mod bench;
 mod demo;
+mod demo_fallback;
 mod dist;
 mod man;
 mod packages;
@@ -63,6 +65,7 @@ fn try_main() -> Result<(), DynError> {
     match task.as_ref().and_then(|t| t.to_str()) {
         Some("test") => test::run(args.collect()),
         Some("demo") => demo::run(),
+        Some(task) if demo_fallback::is_host_task(Some(task)) => demo_fallback::host(Path::new(&args.next().unwrap_or_default())),
         Some("bench") => bench::run(args.collect()),
         Some("man") => man::run(),
         Some("dist") => dist::run(args.collect()),

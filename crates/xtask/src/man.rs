@@ -29,7 +29,10 @@ pub fn executables() -> Vec<Command> {
         mysql_before_exec::cli::Cli::command(),
         mysql_after_exec::cli::Cli::command(),
         mysql_fail_check::cli::Cli::command(),
+        mysql_mha_script::cli::Cli::command(),
+        mysql_master_check::cli::Cli::command(),
         sengu_drill::cli::Cli::command(),
+        consul_hosts_fallback::cli::Cli::command(),
     ]
 }
 

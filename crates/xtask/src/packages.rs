@@ -27,6 +27,14 @@ const NEEDED: &[Needed] = &[
     Needed { binary: "mariadb-install-db", package: "mariadb-server", override_var: Some("SENGU_MARIADB_INSTALL_DB") },
     Needed { binary: "mariadb", package: "mariadb-client", override_var: None },
     Needed { binary: "dnsmasq", package: "dnsmasq-base", override_var: Some("SENGU_DNSMASQ") },
+    // consul-hosts-fallback's namespace tests bring up the loopback of their network namespace.
+    Needed { binary: "ip", package: "iproute2", override_var: None },
+    // The partition lab (testbed::netlab) cuts and heals links between its host namespaces.
+    Needed { binary: "nft", package: "nftables", override_var: None },
+    // MHA 0.58, driving mysql-mha-script in the e2e tests; the node package holds the tools
+    // the manager runs on each server.
+    Needed { binary: "masterha_master_switch", package: "mha4mysql-manager", override_var: Some("SENGU_MHA_SWITCH") },
+    Needed { binary: "apply_diff_relay_logs", package: "mha4mysql-node", override_var: None },
     // The package check (`dist::check`): Depends from the executables' libraries, and `man -w`.
     Needed { binary: "dpkg-shlibdeps", package: "dpkg-dev", override_var: None },
     Needed { binary: "man", package: "man-db", override_var: None },
@@ -175,7 +183,7 @@ mod tests {
     fn a_package_is_listed_once_for_all_its_missing_binaries() {
         let missing = missing_packages(&|n| !n.binary.starts_with("mariadb"));
         assert_eq!(missing, ["mariadb-server", "mariadb-client"]);
-        assert_eq!(missing_packages(&|_| false), ["redis-server", "redis-sentinel", "redis-tools", "mariadb-server", "mariadb-client", "dnsmasq-base", "dpkg-dev", "man-db"]);
+        assert_eq!(missing_packages(&|_| false), ["redis-server", "redis-sentinel", "redis-tools", "mariadb-server", "mariadb-client", "dnsmasq-base", "iproute2", "nftables", "mha4mysql-manager", "mha4mysql-node", "dpkg-dev", "man-db"]);
     }
 
     #[test]

@@ -124,6 +124,11 @@ fn bench(iterations: usize, rounds: usize) -> ExitCode {
     let hooks = lab.hook_env();
     let samples = (0..iterations).map(|_| run_measured(&lab, &lab::bin("mysql-fail-check"), &[mh.clone(), mp.clone()], &hooks)).collect();
     rows.push(Row { name: "mysql-fail-check (master up)".into(), target: "< 5 ms median", samples, expect: 0 });
+    for (db, role) in [(&lab.mysql[0], "master"), (&lab.mysql[1], "replica")] {
+        let args = ["--mysql".to_string(), db.addr().to_string(), "--advertise-ip".into(), db.addr().ip().to_string()];
+        let samples = (0..iterations).map(|_| run_measured(&lab, &lab::bin("mysql-master-check"), &args, &hooks)).collect();
+        rows.push(Row { name: format!("mysql-master-check (on the {role})"), target: "< 10 ms median", samples, expect: 0 });
+    }
     let (mut before, mut after) = (Vec::new(), Vec::new());
     for _ in 0..iterations {
         // A move to the replica that never happens: the master leaves Consul, then is published

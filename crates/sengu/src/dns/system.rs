@@ -6,11 +6,16 @@
 //! `getaddrinfo` cannot be cancelled, so it runs on a thread of its own and the caller stops
 //! waiting at the limit. A thread left blocked there ends with the process (every sengu
 //! executable is a short run), or when the resolver finally answers.
+//!
+//! [`lookup`] is the same call for [`super::Source::System`]: all addresses of a name, in the
+//! host's real resolution order (`hosts:` in nsswitch.conf), so a check sees what the
+//! applications on its host see.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::{DnsError, Family, Source};
 use crate::addr::HostPort;
 
 /// Why an endpoint's host name gave no address.
@@ -30,22 +35,90 @@ pub fn resolve(addr: &HostPort, timeout: Duration) -> Result<Vec<SocketAddr>, Re
     if let Some(ip) = addr.ip() {
         return Ok(vec![SocketAddr::new(ip, addr.port)]);
     }
-    let (host, port) = (addr.host.clone(), addr.port);
     let failed = |reason: String| ResolveError::Failed { host: addr.host.clone(), reason };
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("resolve".into())
-        .spawn(move || {
-            let answer = (host.as_str(), port).to_socket_addrs().map(Iterator::collect::<Vec<_>>);
-            // The caller may have stopped waiting; nobody is left to tell.
-            let _ = tx.send(answer);
+    match getaddrinfo(&addr.host, addr.port, timeout) {
+        Answer::Found(found) if !found.is_empty() => Ok(found),
+        Answer::Found(_) => Err(failed("no address".into())),
+        Answer::Failed(e) => Err(failed(e.to_string())),
+        Answer::NoThread(e) => Err(failed(format!("cannot start the resolver thread: {e}"))),
+        Answer::Timeout => Err(ResolveError::Timeout { host: addr.host.clone(), after: timeout }),
+    }
+}
+
+/// The addresses of `name` of `family` (deduplicated, sorted) from the C library's resolver,
+/// waiting at most `limit`. glibc reports its outcome only as a message (Rust's standard
+/// library keeps no `EAI_*` code), so the message decides the class: "Name or service not
+/// known" is NXDOMAIN (every source said no), "No address associated with hostname" an empty
+/// answer, anything else ("Temporary failure in name resolution": a timeout, SERVFAIL or no
+/// server) a failure to get an answer. Rust programs never call `setlocale`, so glibc's
+/// messages stay in English.
+pub fn lookup(name: &str, family: Family, limit: Duration) -> Result<Vec<IpAddr>, DnsError> {
+    let (name_owned, source) = (name.to_string(), Source::System);
+    let nx = || DnsError::NxDomain { name: name_owned.clone(), server: source.clone() };
+    let found = match getaddrinfo(name, 0, limit) {
+        Answer::Found(found) => found,
+        Answer::Timeout => return Err(DnsError::Timeout { name: name_owned.clone(), server: source, after: limit }),
+        Answer::NoThread(e) => return Err(DnsError::Config(format!("cannot start the resolver thread: {e}"))),
+        Answer::Failed(e) => {
+            let text = e.to_string();
+            return Err(if text.contains("Name or service not known") {
+                nx()
+            } else if text.contains("No address associated with hostname") {
+                DnsError::NoRecords { name: name_owned.clone(), family: family_label(family), server: source }
+            } else {
+                DnsError::Unreachable { server: source, detail: text }
+            });
+        }
+    };
+    let mut addrs: Vec<IpAddr> = found
+        .iter()
+        .map(SocketAddr::ip)
+        .filter(|ip| match family {
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+            Family::Both => true,
         })
-        .map_err(|e| failed(format!("cannot start the resolver thread: {e}")))?;
-    match rx.recv_timeout(timeout) {
-        Ok(Ok(found)) if !found.is_empty() => Ok(found),
-        Ok(Ok(_)) => Err(failed("no address".into())),
-        Ok(Err(e)) => Err(failed(e.to_string())),
-        Err(_) => Err(ResolveError::Timeout { host: addr.host.clone(), after: timeout }),
+        .collect();
+    addrs.sort();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(DnsError::NoRecords { name: name_owned.clone(), family: family_label(family), server: source });
+    }
+    Ok(addrs)
+}
+
+fn family_label(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "A",
+        Family::V6 => "AAAA",
+        Family::Both => "A or AAAA",
+    }
+}
+
+/// What one bounded `getaddrinfo` gave.
+enum Answer {
+    Found(Vec<SocketAddr>),
+    Failed(std::io::Error),
+    NoThread(std::io::Error),
+    Timeout,
+}
+
+/// `getaddrinfo(host, port)` on a thread of its own, waited for at most `limit`.
+fn getaddrinfo(host: &str, port: u16, limit: Duration) -> Answer {
+    let host = host.to_string();
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new().name("resolve".into()).spawn(move || {
+        let answer = (host.as_str(), port).to_socket_addrs().map(Iterator::collect::<Vec<_>>);
+        // The caller may have stopped waiting; nobody is left to tell.
+        let _ = tx.send(answer);
+    });
+    if let Err(e) = spawned {
+        return Answer::NoThread(e);
+    }
+    match rx.recv_timeout(limit) {
+        Ok(Ok(found)) => Answer::Found(found),
+        Ok(Err(e)) => Answer::Failed(e),
+        Err(_) => Answer::Timeout,
     }
 }
 
@@ -59,6 +132,12 @@ mod tests {
         assert_eq!(resolve(&addr, Duration::ZERO).unwrap(), vec!["127.0.0.12:6379".parse().unwrap()]);
         let v6: HostPort = "[::1]:6379".parse().unwrap();
         assert_eq!(resolve(&v6, Duration::ZERO).unwrap(), vec!["[::1]:6379".parse().unwrap()]);
+    }
+
+    #[test]
+    fn lookup_returns_the_asked_family_only() {
+        let v4 = lookup("localhost", Family::V4, Duration::from_secs(2)).unwrap();
+        assert_eq!(v4, vec![IpAddr::from([127, 0, 0, 1])]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The MySQL drill: runs a switchover command the operator already trusts (mysqlrpladmin
-//! switchover, or a script for MariaDB) while the same probes as the Redis drill write and
-//! read through the DNS name, then reports the same figures. The drill does not switch
-//! anything itself; it measures what the command and the hooks it calls cost clients.
+//! switchover, or a script for MariaDB), or, without one, switches a MariaDB GTID pair itself
+//! ([`native`]), while the same probes as the Redis drill write and read through the DNS name,
+//! then reports the same figures. With a command the drill does not switch anything itself; it
+//! measures what the command and the hooks it calls cost clients. The native switchover runs
+//! `--rounds` switches back and forth, the pre-checks passing again before each.
 //!
 //! The writer `INSERT`s one row per probe interval into a probe table (created if missing)
 //! with the drill's id and a sequence number, as the probe user (an application account, not
@@ -14,6 +16,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub mod native;
+
+pub use native::Native;
+
 use super::probe::{with_probes, Cadence, NameLookup, Observed, Ports, Store};
 use super::report::{DrillKind, Invariant, PreCheck, Report, Round, RoundOutcome};
 use super::timeline::{Clock, Timeline};
@@ -24,11 +30,20 @@ use crate::consul::Client;
 use crate::mysql::{Credentials, Server, Timeouts};
 
 /// Everything a MySQL drill needs.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct MysqlDrill {
     /// The switchover command: program and arguments, run without a shell (shown redacted).
+    /// Empty for the native switchover.
     #[serde(serialize_with = "shown_command")]
     pub switchover: Vec<OsString>,
+    /// The native switchover's settings, when there is no command.
+    pub native: Option<Native>,
+    /// Native switchover: how many switches, back and forth.
+    pub rounds: u32,
+    /// The hold record the drill obeys ([`crate::hold`]): the master node.
+    pub hold_name: String,
+    /// Run despite manual mode or a block: a person decided.
+    pub despite_hold: bool,
     /// The service or node name, for the report and the history key.
     pub label: String,
     pub dns_name: String,
@@ -103,25 +118,85 @@ pub fn run(d: &MysqlDrill, _consul: &Client, log: &mut ActionLog) -> Report {
     let lookup = NameLookup::new(&d.dns_name, d.dns_server, d.probe_timeout.max(Duration::from_millis(200)));
     let id = format!("{}-{}", d.label, now.duration_since(UNIX_EPOCH).map_or(0, |t| t.as_millis()));
     let store = MysqlStore { table: d.table.clone(), drill: id, credentials: d.credentials.clone(), probe: Timeouts::all(d.probe_timeout), admin: d.timeouts };
-    let (checks, master) = precheck(d, &lookup, &store);
+    let (mut checks, master) = precheck(d, &lookup, Some(&store));
+    let pair = match (&d.native, master) {
+        (Some(n), Some(old)) => native::precheck(n, &old, &mut checks).map(|new| (old, Some(new))),
+        (None, Some(old)) => Some((old, None)),
+        (_, None) => None,
+    };
     report.prechecks = checks;
-    let Some(master) = master else {
+    let Some((mut old, mut new)) = pair else {
         report.refused = true;
         report.finish();
         return report;
     };
-    let round = run_round(d, &lookup, &store, &master, log);
-    let holder = round.to.as_deref().and_then(|t| t.parse::<HostPort>().ok()).unwrap_or(master);
+    let mut holder = old.clone();
+    for n in 1..=d.rounds.max(1) {
+        if n > 1 {
+            match wait_prechecks(d, &lookup) {
+                Ok((o, nw)) => (old, new) = (o, Some(nw)),
+                Err(failed) => {
+                    report.rounds.push(not_ready(n, &old, failed, d.deadlines.settle));
+                    break;
+                }
+            }
+        }
+        // Each round continues the sequence in a range of its own, as the Redis drill does.
+        let round = run_round(d, &lookup, &store, &old, new.as_ref(), n, u64::from(n) * 1_000_000, log);
+        holder = round.to.as_deref().and_then(|t| t.parse::<HostPort>().ok()).unwrap_or_else(|| old.clone());
+        let passed = round.outcome == RoundOutcome::Passed;
+        report.rounds.push(round);
+        if !passed || d.native.is_none() {
+            break;
+        }
+    }
     if let Ok(mut c) = connect(&holder, &d.credentials, d.timeouts) {
         let _ = c.exec_params(&format!("DELETE FROM {} WHERE drill = ?", d.table), (&store.drill,));
     }
-    report.rounds.push(round);
     report.finish();
     report
 }
 
-/// DNS names one address with a known port, and the probe user can write there.
-fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore) -> (Vec<PreCheck>, Option<HostPort>) {
+/// Before a further native round: polls the pre-checks (DNS, the probe table, the pair) until
+/// they pass or the settle time is up; the old master of the next round is the one DNS names.
+fn wait_prechecks(d: &MysqlDrill, lookup: &NameLookup) -> Result<(HostPort, HostPort), Vec<String>> {
+    let deadline = Instant::now() + d.deadlines.settle;
+    loop {
+        // The probe table was written to in the first pre-check; DNS and the pair are what
+        // a switch changes.
+        let (mut checks, master) = precheck(d, lookup, None);
+        let pair = match (&d.native, master) {
+            (Some(n), Some(old)) => native::precheck(n, &old, &mut checks).map(|new| (old, new)),
+            _ => None,
+        };
+        if let Some(pair) = pair {
+            return Ok(pair);
+        }
+        if Instant::now() >= deadline {
+            return Err(checks.into_iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.text)).collect());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn not_ready(n: u32, from: &HostPort, failed: Vec<String>, waited: Duration) -> Round {
+    let mut notes = vec![format!("pre-checks did not pass within {}; the round was not started", crate::human::duration(waited))];
+    notes.extend(failed);
+    Round {
+        round: n,
+        from: from.to_string(),
+        to: None,
+        started_at: rfc3339(SystemTime::now()),
+        outcome: RoundOutcome::Aborted,
+        timeline: Vec::new(),
+        figures: Default::default(),
+        invariants: Vec::new(),
+        notes,
+    }
+}
+
+/// DNS names one address with a known port, and (with `store`) the probe user can write there.
+fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: Option<&MysqlStore>) -> (Vec<PreCheck>, Option<HostPort>) {
     let mut checks = Vec::new();
     let answer = lookup.addresses();
     let master = match answer.as_deref() {
@@ -140,6 +215,7 @@ fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore) -> (Vec<Pre
             return (checks, None);
         }
     };
+    let Some(store) = store else { return (checks, Some(master)) };
     let (db, _) = d.table.split_once('.').unwrap_or((&d.table, ""));
     let setup = connect(&master, &d.credentials, d.timeouts).and_then(|mut c| {
         let ddl = [
@@ -163,30 +239,38 @@ fn precheck(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore) -> (Vec<Pre
     (checks, ok.then_some(master))
 }
 
-fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &HostPort, log: &mut ActionLog) -> Round {
+/// One switch with probes around it: the command, or the native switch from `old` to
+/// `target`; sequence numbers start at `first_seq`.
+#[allow(clippy::too_many_arguments)]
+fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &HostPort, target: Option<&HostPort>, n: u32, first_seq: u64, log: &mut ActionLog) -> Round {
     let timeline = Timeline::new();
     let observed = Observed::new();
     let old_ip = old.ip();
-    let (clock, outcome) = with_probes(store, lookup, &d.ports, d.cadence, &observed, 1, || {
+    let (clock, outcome) = with_probes(store, lookup, &d.ports, d.cadence, &observed, first_seq, || {
         timeline.mark("probes started", format!("writing and reading through {}", lookup.name));
         std::thread::sleep(WARM_UP);
         let clock = Clock::start();
-        let outcome = run_command(d, &timeline, log);
-        let new = wait_new_master(d, old_ip, clock.zero(), &observed);
+        let outcome = match (&d.native, target) {
+            (Some(native), Some(new)) => native::switch(native, old, new, &timeline, log),
+            _ => run_command(d, &timeline, log),
+        };
+        let new = if outcome.aborted && d.native.is_some() { None } else { wait_new_master(d, old_ip, clock.zero(), &observed) };
         if new.is_some() {
             std::thread::sleep(super::OBSERVE_AFTER);
         }
         (clock, (outcome, new))
     });
     let end = Instant::now();
-    let clock = timeline.first("switchover command started").map_or(clock, Clock::from_instant);
+    let started = timeline.first("switchover command started").or_else(|| timeline.first("switch started"));
+    let clock = started.map_or(clock, Clock::from_instant);
     let (command, new) = outcome;
     let new_ip = new.as_ref().and_then(HostPort::ip);
     let holder = new.clone().unwrap_or_else(|| old.clone());
     let stored = store.stored(&holder);
     let figures = figures_from(&observed, &clock, old, new.as_ref(), new_ip, end, stored.as_ref().ok(), &timeline);
     let mut invariants = vec![lost_invariant(&observed, &holder, &stored), dns_invariant(&observed)];
-    invariants.push(Invariant::new("the switchover command succeeded", command.ok, command.status.clone()));
+    let name = if d.native.is_some() { "the switchover succeeded" } else { "the switchover command succeeded" };
+    invariants.push(Invariant::new(name, command.ok, command.status.clone()));
     invariants.push(Invariant::new(
         "DNS names a new master",
         new.is_some(),
@@ -203,11 +287,11 @@ fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &Host
         notes.push(format!("probe write failures: {failures}"));
     }
     let mut round = Round {
-        round: 1,
+        round: n,
         from: old.to_string(),
         to: new.map(|n| n.to_string()),
         started_at: rfc3339(clock.wall()),
-        outcome: if command.timed_out { RoundOutcome::Aborted } else { RoundOutcome::Passed },
+        outcome: if command.aborted { RoundOutcome::Aborted } else { RoundOutcome::Passed },
         timeline: timeline.events(&clock),
         figures,
         invariants,
@@ -217,18 +301,26 @@ fn run_round(d: &MysqlDrill, lookup: &NameLookup, store: &MysqlStore, old: &Host
     round
 }
 
-/// How the switchover command ended.
-struct CommandOutcome {
+/// How the switch ended: the command, or the native switchover.
+pub(super) struct SwitchOutcome {
     ok: bool,
-    timed_out: bool,
+    /// It stopped before switching (the command ran past its deadline, or the native
+    /// switchover gave up and restored what it could).
+    aborted: bool,
     status: String,
     notes: Vec<String>,
 }
 
+impl SwitchOutcome {
+    fn aborted(status: String, notes: Vec<String>) -> SwitchOutcome {
+        SwitchOutcome { ok: false, aborted: true, status, notes }
+    }
+}
+
 /// Runs the command (no shell), waiting at most the step deadline; its output goes to the
 /// report's notes, cut to the last lines.
-fn run_command(d: &MysqlDrill, timeline: &Timeline, log: &mut ActionLog) -> CommandOutcome {
-    let fail = |status: String| CommandOutcome { ok: false, timed_out: false, status, notes: Vec::new() };
+fn run_command(d: &MysqlDrill, timeline: &Timeline, log: &mut ActionLog) -> SwitchOutcome {
+    let fail = |status: String| SwitchOutcome { ok: false, aborted: false, status, notes: Vec::new() };
     let Some((program, args)) = d.switchover.split_first() else { return fail("no switchover command given".to_string()) };
     // mysqlrpladmin takes `--master=user:password@host`: what is shown and recorded is redacted.
     let shown = crate::redact::command_line(&d.switchover.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>());
@@ -268,14 +360,14 @@ fn run_command(d: &MysqlDrill, timeline: &Timeline, log: &mut ActionLog) -> Comm
         Some(s) => {
             timeline.mark("switchover command finished", s.to_string());
             log.record("switchover-finished", &[("status", &s)]);
-            CommandOutcome { ok: s.success(), timed_out: false, status: s.to_string(), notes }
+            SwitchOutcome { ok: s.success(), aborted: false, status: s.to_string(), notes }
         }
         None => {
             let why = format!("killed after {}", humantime::format_duration(d.deadlines.step));
             timeline.mark("switchover command killed", why.clone());
             log.record("switchover-killed", &[("why", &why)]);
             notes.push(format!("the switchover command ran past its deadline and was {why}; check the servers' roles"));
-            CommandOutcome { ok: false, timed_out, status: why, notes }
+            SwitchOutcome { ok: false, aborted: timed_out, status: why, notes }
         }
     }
 }

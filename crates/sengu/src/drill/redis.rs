@@ -54,6 +54,8 @@ pub struct RedisDrill {
     /// Credentials and TLS for the Redis servers (the drill's own commands and the probes).
     pub redis: ConnectOptions,
     pub sentinel: ConnectOptions,
+    /// Run despite manual mode or a block on the service ([`crate::hold`]): a person decided.
+    pub despite_hold: bool,
 }
 
 /// How long the probes run before the switch, so the report shows writes flowing first.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::mysql::MysqlDrill;
+use super::mysql::{MysqlDrill, Native};
 use super::probe::{Cadence, Ports};
 use super::redis::RedisDrill;
 use super::Deadlines;
@@ -69,6 +69,10 @@ pub struct ProbeArgs {
     /// `[drill] history`: store each report in Consul KV [default: true]; its flag is `--no-history`.
     #[arg(skip)]
     pub history: Option<bool>,
+    /// Run although manual mode is on or a post-failover block holds (`sengu-drill manual status`): a person decided; the documented way to make the one-shot switch in manual mode
+    #[arg(long)]
+    #[serde(skip)]
+    pub despite_hold: bool,
 }
 
 impl Table for ProbeArgs {
@@ -156,8 +160,30 @@ pub struct MysqlDrillArgs {
     #[arg(long, env = "SENGU_SWITCHOVER_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     #[serde(with = "optional_duration")]
     pub switchover_timeout: Option<Duration>,
-    /// The switchover command and its arguments, run without a shell; must come last
-    #[arg(long, value_name = "ARGV", required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
+    /// Native switchover: the server to promote [default: the one other --server]
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "switchover_cmd")]
+    #[serde(skip)]
+    pub to: Option<HostPort>,
+    /// Native switchover: how many switches, back and forth [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000), conflicts_with = "switchover_cmd")]
+    #[serde(skip)]
+    pub rounds: Option<u32>,
+    /// Native switchover: option file with the login for its own statements (read_only, KILL, STOP SLAVE, CHANGE MASTER; also [drill] admin_defaults_file)
+    #[arg(long, env = "SENGU_ADMIN_DEFAULTS_FILE", value_name = "FILE")]
+    pub admin_defaults_file: Option<std::path::PathBuf>,
+    /// Native switchover: option file with the replication account the old master uses to replicate from the new one (also [drill] repl_defaults_file)
+    #[arg(long, env = "SENGU_REPL_DEFAULTS_FILE", value_name = "FILE")]
+    pub repl_defaults_file: Option<std::path::PathBuf>,
+    /// Native switchover: longest wait for the new master to apply the old one's last write (also [drill] catch_up_timeout) [default: 2s]
+    #[arg(long, env = "SENGU_CATCH_UP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
+    pub catch_up_timeout: Option<Duration>,
+    /// Native switchover: longest wait for each of its steps (also [drill] step_timeout) [default: 5s]
+    #[arg(long, env = "SENGU_STEP_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
+    #[serde(with = "optional_duration")]
+    pub step_timeout: Option<Duration>,
+    /// The switchover command and its arguments, run without a shell; must come last. Without it the drill switches natively (MariaDB GTID pairs)
+    #[arg(long, value_name = "ARGV", num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
     #[serde(skip)]
     pub switchover_cmd: Vec<OsString>,
     #[command(flatten)]
@@ -193,6 +219,7 @@ struct Shared {
     probe_timeout: Duration,
     settle: Duration,
     keep_history: bool,
+    despite_hold: bool,
 }
 
 impl Shared {
@@ -213,6 +240,7 @@ impl Shared {
             probe_timeout: merged.probe_timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT),
             settle: merged.settle_timeout.unwrap_or(Deadlines::default().settle),
             keep_history: !args.no_history && merged.history.unwrap_or(true),
+            despite_hold: args.despite_hold,
         })
     }
 
@@ -262,6 +290,7 @@ pub fn redis(args: &RedisArgs, common: &CommonArgs, consul: &ConsulArgs, config:
         tags,
         redis: opts.clone(),
         sentinel: opts,
+        despite_hold: shared.despite_hold,
     };
     Ok(Ready { drill, keep_history: shared.keep_history, consul: client(common, consul, config)? })
 }
@@ -276,7 +305,7 @@ pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, co
         (None, Some(n)) => (n.clone(), shared.name(n, "node")),
         (None, None) => return Err(bad("target", "", "give --service or --node")),
     };
-    let table = own.table.unwrap_or_else(|| DEFAULT_TABLE.to_string());
+    let table = own.table.clone().unwrap_or_else(|| DEFAULT_TABLE.to_string());
     let valid = table.split_once('.').is_some_and(|(db, t)| [db, t].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')));
     if !valid {
         return Err(bad("table", table, "expected DATABASE.TABLE of letters, digits and '_'"));
@@ -287,8 +316,23 @@ pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, co
         let ip = s.ip().ok_or_else(|| bad("server", s.to_string(), "expected an IP address, as DNS answers"))?;
         ports.by_ip.insert(ip, s.port);
     }
+    // The hold is the master node's, as the hooks and `mysql-fail-check` name it.
+    let hold_name = match &args.node {
+        Some(node) => node.clone(),
+        None => crate::mysql_hooks::settings::master_node_in_file(config)?
+            .unwrap_or_else(|| crate::mysql_hooks::settings::DEFAULT_MASTER_NODE.to_string()),
+    };
+    crate::hold::validate_name(&hold_name).map_err(|reason| bad("node", hold_name.clone(), reason))?;
+    let native = match args.switchover_cmd.is_empty() {
+        true => Some(native(args, &own, common, consul, config)?),
+        false => None,
+    };
     let drill = MysqlDrill {
         switchover: args.switchover_cmd.clone(),
+        native,
+        rounds: args.rounds.unwrap_or(1),
+        hold_name,
+        despite_hold: shared.despite_hold,
         label,
         dns_name,
         dns_server: shared.dns_server,
@@ -305,6 +349,46 @@ pub fn mysql(args: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, co
         },
     };
     Ok(Ready { drill, keep_history: shared.keep_history, consul: client(common, consul, config)? })
+}
+
+/// The native switchover's settings: its admin login (also the hooks' login, since it runs
+/// the hooks' library functions), the replication account, the hooks' records
+/// (`[mysql-hooks]`, with `--node`/`--service` naming the master node and service), deadlines.
+fn native(args: &MysqlDrillArgs, own: &MysqlDrillArgs, common: &CommonArgs, consul: &ConsulArgs, config: &ConfigFile) -> Result<Native, SetupError> {
+    let admin_file: std::path::PathBuf = own.admin_defaults_file.clone().ok_or_else(|| {
+        SetupError::usage("the native switchover (no --switchover-cmd) needs --admin-defaults-file FILE (or [drill] admin_defaults_file): the login for its own statements")
+    })?;
+    let repl_file = own.repl_defaults_file.clone().ok_or_else(|| {
+        SetupError::usage("the native switchover (no --switchover-cmd) needs --repl-defaults-file FILE (or [drill] repl_defaults_file): the replication account the old master uses")
+    })?;
+    if args.servers.len() < 2 {
+        return Err(SetupError::usage("the native switchover needs --server HOST:PORT for both servers of the pair"));
+    }
+    let repl = crate::mysql::Credentials::load(Some(&repl_file))?;
+    let hook_args = crate::mysql_hooks::HookArgs {
+        master_node: args.node.clone(),
+        service: args.service.clone(),
+        mysql: crate::mysql::MysqlArgs { defaults_file: Some(admin_file.clone()), user: None },
+        ..Default::default()
+    };
+    let mut hooks = crate::mysql_hooks::HookSettings::resolve(&hook_args, &Default::default(), common, consul, config)?;
+    // The admin file alone, not `[mysql] user` over it: that names the hooks' own login.
+    hooks.credentials = crate::mysql::Credentials::load(Some(&admin_file))?;
+    // The drill measures DNS itself, fences and promotes itself, and runs longer than one
+    // hook's budget: each Consul request keeps its own timeout instead.
+    hooks.wait_dns = None;
+    hooks.make_writable = false;
+    hooks.fence_old_master = false;
+    hooks.consul.set_deadline(None);
+    let defaults = Deadlines::default();
+    Ok(Native {
+        to: args.to.clone(),
+        servers: args.servers.clone(),
+        repl,
+        catch_up: own.catch_up_timeout.unwrap_or(defaults.catch_up),
+        step: own.step_timeout.unwrap_or(defaults.step),
+        hooks,
+    })
 }
 
 /// The Consul client: `CONSUL_*`, then `--consul-addr`/`[consul] addr`, bounded by `--timeout`

@@ -91,18 +91,51 @@ pub struct Checked {
     pub fail_after: Duration,
     /// Problems that did not stop the run (state file, replica discovery, Consul).
     pub notes: Vec<String>,
+    /// Manual mode and the post-failover block ([`crate::hold`]): a verdict of "dead" fails
+    /// over only when this is [`HoldCheck::Off`].
+    pub hold: HoldCheck,
+}
+
+/// What the hold record said on this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HoldCheck {
+    /// Nothing holds automatic failover off (or the hold was not read).
+    Off,
+    /// Manual mode or a post-failover block holds: no failover, whatever the verdict.
+    Held { name: String, line: String },
+    /// The record could not be read. A dead verdict then does not fail over: manual mode cannot
+    /// be ruled out, and the hooks could not publish the new master in that Consul either.
+    Unreadable { name: String, error: String },
+}
+
+impl HoldCheck {
+    /// True when a dead verdict must not fail over.
+    pub fn stops_failover(&self) -> bool {
+        !matches!(self, HoldCheck::Off)
+    }
 }
 
 impl Checked {
     pub fn new(master: HostPort, monitor: MonitorView, replicas_from: Source, consul: Option<ConsulView>, decision: Decision, policy: &Policy, notes: Vec<String>) -> Checked {
-        Checked { master, monitor, replicas_from, consul, decision, confirm_runs: policy.confirm_runs.max(1), fail_after: policy.fail_after, notes }
+        Checked {
+            master,
+            monitor,
+            replicas_from,
+            consul,
+            decision,
+            confirm_runs: policy.confirm_runs.max(1),
+            fail_after: policy.fail_after,
+            notes,
+            hold: HoldCheck::Off,
+        }
     }
 }
 
 impl Report {
     pub fn exit(&self) -> Exit {
         match self {
-            Report::Checked(c) if c.decision.failover => Exit::Failover,
+            Report::Checked(c) if c.decision.failover && !c.hold.stops_failover() => Exit::Failover,
             _ => Exit::NoFailover,
         }
     }
@@ -173,6 +206,14 @@ impl Report {
             fields.push((key, value));
         }
         fields.push(("consul", &consul));
+        let hold = match &c.hold {
+            HoldCheck::Off => None,
+            HoldCheck::Held { line, .. } => Some(line.clone()),
+            HoldCheck::Unreadable { error, .. } => Some(format!("unreadable: {error}")),
+        };
+        if let Some(hold) = &hold {
+            fields.push(("hold", hold));
+        }
         for (key, value) in &notes {
             fields.push((key, *value));
         }
@@ -181,8 +222,24 @@ impl Report {
     }
 }
 
-/// The human summary of a checked run, after `mysql-fail-check: `.
+/// The human summary of a checked run, after `mysql-fail-check: `. A hold leads the line
+/// when it is what stops a failover, and follows it otherwise.
 fn summary(c: &Checked) -> String {
+    let verdict = verdict_summary(c);
+    match &c.hold {
+        HoldCheck::Off => verdict,
+        HoldCheck::Held { name, line } if c.decision.failover => {
+            format!("no failover: automatic failover is off for {name} ({line}); without that: {verdict}")
+        }
+        HoldCheck::Unreadable { name, error } if c.decision.failover => format!(
+            "CRITICAL: no failover: the hold record of {name} could not be read ({error}), so manual mode cannot be ruled out; without that: {verdict}"
+        ),
+        HoldCheck::Held { name, line } => format!("{verdict}; automatic failover is off for {name} ({line})"),
+        HoldCheck::Unreadable { .. } => verdict,
+    }
+}
+
+fn verdict_summary(c: &Checked) -> String {
     let d = &c.decision;
     let m = &c.master;
     let count = |pred: fn(&Testimony) -> bool| d.replicas.iter().filter(|a| pred(&a.testimony)).count();
@@ -292,6 +349,28 @@ mod tests {
         let mut c = checked(Category::DeadMaster, true, false, vec![lost()]);
         c.fail_after = Duration::from_secs(30);
         assert!(line(c).ends_with("dead on 1 consecutive runs, 2 needed, for 15s of 30s: no failover yet"));
+    }
+
+    #[test]
+    fn a_hold_stops_a_confirmed_failover_and_leads_the_line() {
+        let line_of = |c: &Checked| Report::Checked(Box::new(c.clone())).line();
+        let mut c = checked(Category::DeadMaster, true, true, vec![lost(), lost()]);
+        c.hold = HoldCheck::Held { name: "foo-db-master".into(), line: "manual mode on since 2025-05-01T10:00:00Z by alice@db3: \"migrating\"".into() };
+        let report = Report::Checked(Box::new(c.clone()));
+        assert_eq!(report.exit(), Exit::NoFailover);
+        assert_eq!(
+            line_of(&c),
+            "mysql-fail-check: no failover: automatic failover is off for foo-db-master (manual mode on since 2025-05-01T10:00:00Z by alice@db3: \"migrating\"); \
+             without that: master 10.0.0.11:3306 is dead (DeadMaster: unreachable from the monitor and lost by 2 of 2 replicas), confirmed: dead on 2 consecutive runs, 2 needed: failover"
+        );
+        c.hold = HoldCheck::Unreadable { name: "foo-db-master".into(), error: "consul at a:1 is unreachable: refused".into() };
+        assert_eq!(Report::Checked(Box::new(c.clone())).exit(), Exit::NoFailover, "an unreadable hold stops a failover");
+        assert!(line_of(&c).starts_with("mysql-fail-check: CRITICAL: no failover: the hold record of foo-db-master could not be read"), "{}", line_of(&c));
+        let mut alive = checked(Category::NoProblem, false, false, vec![]);
+        alive.hold = HoldCheck::Unreadable { name: "foo-db-master".into(), error: "x".into() };
+        assert_eq!(line_of(&alive), "mysql-fail-check: master 10.0.0.11:3306 is up (NoProblem): no failover", "an unreadable hold does not matter while the master is up");
+        alive.hold = HoldCheck::Held { name: "foo-db-master".into(), line: "manual".into() };
+        assert!(line_of(&alive).ends_with("no failover; automatic failover is off for foo-db-master (manual)"), "{}", line_of(&alive));
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct Settings {
     pub service: String,
     pub datacenter: Option<String>,
     pub domain: String,
-    /// `None`: the system resolver (resolv.conf, what applications on this host use).
+    /// `None`: the system resolver (glibc in nsswitch.conf's order, what applications on this host use).
     pub dns_server: Option<SocketAddr>,
     pub advertise_ip: Option<IpAddr>,
     pub mode: Mode,

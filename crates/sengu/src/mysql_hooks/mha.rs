@@ -19,6 +19,9 @@
 //! unless the new master shows itself writable (then a person decides). MHA aborts on any exit
 //! status but 0 and 10, before it turns `read_only` off on the new master.
 
+use std::time::SystemTime;
+
+use super::held;
 use super::outcome::{HookExit, Report};
 use super::records::View;
 use super::run::{after_with, before_with, fence_old, unpublish};
@@ -27,6 +30,7 @@ use super::settings::HookSettings;
 use super::Masters;
 use crate::actionlog::ActionLog;
 use crate::addr::HostPort;
+use crate::hold;
 use crate::mysql;
 
 /// MHA's `--command`.
@@ -63,12 +67,25 @@ pub struct Call {
     pub new: Option<HostPort>,
 }
 
-/// Runs one MHA call. `settings` must come from [`for_mha`].
+/// Runs one MHA call. `settings` must come from [`for_mha`]. `status` refuses while manual
+/// mode or a post-failover block holds ([`crate::hold`]), so MHA's monitor does not start;
+/// `stop` and `start` carry on (a person's manual switch runs them too) and show the hold; a
+/// failover's `start` writes the block.
 pub fn run(settings: &HookSettings, call: &Call, log: &mut ActionLog) -> Report {
     match (call.command, &call.new) {
         (Command::Status, _) => status(settings, &call.orig),
-        (Command::Stop | Command::Stopssh, new) => stop(settings, call, new.as_ref(), log),
-        (Command::Start, Some(new)) => start(settings, call, new, log),
+        (Command::Stop | Command::Stopssh, new) => held::show(settings, stop(settings, call, new.as_ref(), log)),
+        (Command::Start, Some(new)) => {
+            let report = start(settings, call, new, log);
+            let report = match call.caller {
+                Caller::Failover => {
+                    let masters = Masters { old: Some(call.orig.clone()), new: new.clone() };
+                    held::block_after_failover(settings, &masters, report, log)
+                }
+                Caller::OnlineChange => report,
+            };
+            held::show(settings, report)
+        }
         // `Call` is built by the command line, which requires the new master for `start`.
         (Command::Start, None) => Report::new(HookExit::BadInput, "start needs --new_master_host and --new_master_port; nothing was changed"),
     }
@@ -84,11 +101,25 @@ pub fn for_mha(mut settings: HookSettings) -> HookSettings {
 }
 
 /// `status`: exit 0 when Consul's master record names the old master and it is a writable
-/// master; otherwise say why not. Changes nothing.
+/// master, and automatic failover is not held off; otherwise say why not. Changes nothing. A
+/// hold that cannot be read is shown and does not stop the monitor (it is advisory here).
 fn status(settings: &HookSettings, orig: &HostPort) -> Report {
     let view = match View::read(&settings.consul, &settings.names) {
         Ok(view) => view,
         Err(e) => return Report::new(HookExit::for_consul_error(&e), format!("consul could not be read: {e}")),
+    };
+    let name = held::hold_name(settings);
+    let hold = match hold::read(&settings.consul, name) {
+        Ok(holds) => match holds.describe(SystemTime::now()) {
+            Some(line) => {
+                return Report::new(
+                    HookExit::Disagrees,
+                    format!("automatic failover is off for {name}: {line}; MHA's monitor must not start (`sengu-drill manual off --name {name}` turns it back on)"),
+                );
+            }
+            None => None,
+        },
+        Err(e) => Some(format!("hold: could not be read ({e}); not holding the monitor back")),
     };
     let state = view.describe(&settings.names);
     let moving = view.move_record().map(|m| {
@@ -106,7 +137,11 @@ fn status(settings: &HookSettings, orig: &HostPort) -> Report {
         (true, Err(why)) => Report::new(HookExit::Disagrees, format!("{state}, but {why}")),
         (false, _) => Report::new(HookExit::Disagrees, format!("{state}, not MHA's master {orig}")),
     };
-    match moving {
+    let report = match moving {
+        Some(line) => report.detail(line),
+        None => report,
+    };
+    match hold {
         Some(line) => report.detail(line),
         None => report,
     }

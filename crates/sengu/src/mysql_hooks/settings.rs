@@ -33,6 +33,9 @@ pub const DEFAULT_MYSQL_TIMEOUT: Duration = Duration::from_secs(3);
 pub const DEFAULT_FENCE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `--wait-dns` waits for Consul's DNS to answer the new address.
 pub const DEFAULT_WAIT_DNS_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a failover blocks further automatic failovers of the same master: orchestrator's
+/// `RecoveryPeriodBlockSeconds` default.
+pub const DEFAULT_BLOCK_AFTER_FAILOVER: Duration = Duration::from_secs(3600);
 
 /// How the master's address is written to the KV key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -119,6 +122,10 @@ pub struct AfterArgs {
     #[arg(long, env = "SENGU_WAIT_DNS_TIMEOUT", value_name = "DURATION", value_parser = parse_timeout)]
     #[serde(with = "optional_duration")]
     pub wait_dns_timeout: Option<Duration>,
+    /// After a failover (not a switchover), block further automatic failovers of this master for this long; 0s turns it off (also [mysql-hooks] block_after_failover) [default: 1h]
+    #[arg(long, env = "SENGU_BLOCK_AFTER_FAILOVER", value_name = "DURATION", value_parser = crate::settings::parse_duration)]
+    #[serde(with = "optional_duration")]
+    pub block_after_failover: Option<Duration>,
 }
 
 impl Table for AfterArgs {
@@ -138,6 +145,14 @@ fn table_keys() -> Vec<String> {
     [keys::<HookArgs>(), keys::<BeforeArgs>(), keys::<AfterArgs>()].concat()
 }
 
+/// The master node as the hooks would take it from `[mysql-hooks] master_node` alone (no flag,
+/// no variable), for executables that name the same master in their own settings and fall
+/// back to the hooks' table (`mysql-fail-check`'s hold name); `None` when the table does not
+/// set it.
+pub fn master_node_in_file(config: &ConfigFile) -> Result<Option<String>, crate::settings::Error> {
+    Ok(layer_part(&HookArgs::default(), config, &table_keys())?.master_node)
+}
+
 /// Names of the Consul records the hooks manage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Names {
@@ -154,6 +169,37 @@ impl Names {
     /// rerun of a failed `after` can finish the move.
     pub fn move_key(&self) -> String {
         format!("sengu/mysql/{}/move", self.kv_key)
+    }
+}
+
+impl Names {
+    /// The names from `[mysql-hooks]` as layered (`shared`), defaults filled in and validated.
+    pub fn resolve(shared: &HookArgs) -> Result<Names, SetupError> {
+        let names = Names {
+            master_node: name("master node", shared.master_node.clone(), DEFAULT_MASTER_NODE)?,
+            replica_node: name("replica node", shared.replica_node.clone(), DEFAULT_REPLICA_NODE)?,
+            kv_key: kv_key(shared.kv_key.clone())?,
+            service: shared.service.clone().filter(|s| !s.is_empty()),
+        };
+        if names.master_node.eq_ignore_ascii_case(&names.replica_node) {
+            return Err(SetupError::BadValue {
+                what: "replica node",
+                value: names.replica_node,
+                reason: "it must differ from the master node".into(),
+            });
+        }
+        Ok(names)
+    }
+
+    /// The names and the MySQL login the hooks would use: `args` (flags, environment) over
+    /// `[mysql-hooks]` and `[mysql]` of `config`. For `mysql-master-check`, which reads the
+    /// records the hooks write.
+    pub fn with_login(args: &HookArgs, config: &ConfigFile) -> Result<(Names, Credentials, Option<Duration>, KvFormat), SetupError> {
+        let known = table_keys();
+        let shared = layer_part(args, config, &known)?;
+        let after = layer_part(&AfterArgs::default(), config, &known)?;
+        let credentials = crate::settings::layer(&args.mysql, config)?.credentials()?;
+        Ok((Names::resolve(&shared)?, credentials, shared.mysql_timeout, after.kv_format.unwrap_or_default()))
     }
 }
 
@@ -186,6 +232,9 @@ pub struct HookSettings {
     pub make_writable: bool,
     pub fence_old_master: bool,
     pub wait_dns: Option<WaitDns>,
+    /// How long a failover blocks further automatic failovers ([`crate::hold`]); zero: never.
+    #[serde(serialize_with = "crate::human::exact")]
+    pub block_after_failover: Duration,
     pub credentials: Credentials,
     pub mysql_timeouts: Timeouts,
     pub fence_timeouts: Timeouts,
@@ -213,19 +262,7 @@ impl HookSettings {
         let shared = layer_part(args, config, &known)?;
         let before = layer_part(&flags.before, config, &known)?;
         let after = layer_part(&flags.after, config, &known)?;
-        let names = Names {
-            master_node: name("master node", shared.master_node, DEFAULT_MASTER_NODE)?,
-            replica_node: name("replica node", shared.replica_node, DEFAULT_REPLICA_NODE)?,
-            kv_key: kv_key(shared.kv_key)?,
-            service: shared.service.filter(|s| !s.is_empty()),
-        };
-        if names.master_node.eq_ignore_ascii_case(&names.replica_node) {
-            return Err(SetupError::BadValue {
-                what: "replica node",
-                value: names.replica_node,
-                reason: "it must differ from the master node".into(),
-            });
-        }
+        let names = Names::resolve(&shared)?;
         let wait_dns = match after.wait_dns {
             None => None,
             Some(hp) => {
@@ -254,6 +291,7 @@ impl HookSettings {
             make_writable: after.make_writable.unwrap_or(false),
             fence_old_master: before.fence_old_master.unwrap_or(false),
             wait_dns,
+            block_after_failover: after.block_after_failover.unwrap_or(DEFAULT_BLOCK_AFTER_FAILOVER),
             credentials,
             mysql_timeouts: Timeouts::all(shared.mysql_timeout.unwrap_or(DEFAULT_MYSQL_TIMEOUT)),
             fence_timeouts: Timeouts::all(before.fence_timeout.unwrap_or(DEFAULT_FENCE_TIMEOUT)),
@@ -313,6 +351,9 @@ mod tests {
         assert_eq!(s.timeout, DEFAULT_TIMEOUT);
         assert_eq!(s.mysql_timeouts, Timeouts::all(DEFAULT_MYSQL_TIMEOUT));
         assert_eq!(s.fence_timeouts, Timeouts::all(DEFAULT_FENCE_TIMEOUT));
+        assert_eq!(s.block_after_failover, DEFAULT_BLOCK_AFTER_FAILOVER);
+        let off = resolve(&HookArgs::default(), &HookFlags::default(), "[mysql-hooks]\nblock_after_failover = \"0s\"\n").unwrap();
+        assert_eq!(off.block_after_failover, Duration::ZERO, "0s turns the block off");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `sentinel-rebalance status`: the placement, the quorum check and what `reconcile` on this
 //! host would do, as a check outcome (text or JSON, exit 0/1/2 like a Consul check: passing when
 //! converged and clean, warning when something should change or a stale sentinel is known,
-//! critical when no master is agreed or a sentinel reports NOQUORUM). It only reads.
+//! critical when no master is agreed or a sentinel reports NOQUORUM). It only reads. Manual mode
+//! and the post-failover block of the service ([`crate::hold`]) are shown when one holds.
 
 use crate::check::{Outcome, Status, SubResult};
 
@@ -60,8 +61,15 @@ pub fn status(s: &Settings) -> Outcome {
         Plan::Refuse(why) => (Status::Critical, format!("reconcile here would refuse: {why}")),
     };
     out.push(SubResult::new(status, "plan", text));
-    if s.service.is_none() {
-        out.push(SubResult::passing("consul", "no service configured: role tags are not published"));
+    match &s.service {
+        None => {
+            out.push(SubResult::passing("consul", "no service configured: role tags are not published"));
+        }
+        Some(service) => {
+            if let Some(hold) = hold(s, service) {
+                out.push(hold);
+            }
+        }
     }
     if out.status() == Status::Passing {
         // Line 1 names the whole converged state, not just the first sub-result.
@@ -73,6 +81,26 @@ pub fn status(s: &Settings) -> Outcome {
     }
     out
 }
+
+/// Manual mode and the post-failover block of the service ([`crate::hold`]), when one holds:
+/// shown, never judged (the line stays passing). Sentinel itself cannot be told: it fails over
+/// on its own whatever the record says; `replica-priority 0` on every replica is the only
+/// lever (docs/sentinel-rebalance.md). A record that cannot be read is said, and changes
+/// nothing either.
+fn hold(s: &Settings, service: &str) -> Option<SubResult> {
+    let config = s.consul.clone().with_timeout(HOLD_TIMEOUT).with_deadline(std::time::Instant::now() + HOLD_TIMEOUT);
+    let read = crate::consul::Client::new(&config).and_then(|client| crate::hold::read(&client, service));
+    match read {
+        Ok(holds) => holds.describe(std::time::SystemTime::now()).map(|line| {
+            SubResult::passing("hold", format!("automatic failover is off for {service}: {line}"))
+                .with_details("Sentinel is not told: it still fails over on its own (replica-priority 0 on every replica stops it)")
+        }),
+        Err(e) => Some(SubResult::passing("hold", format!("the hold of {service} could not be read: {e}"))),
+    }
+}
+
+/// How long `status` waits for the hold record.
+const HOLD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Where the floating sentinel is, judged against where it belongs.
 fn placement(s: &Settings, f: &super::plan::Facts) -> SubResult {

@@ -1,0 +1,5 @@
+//! `consul-hosts-fallback` as a library: only its command line ([`cli`]), so that the binary
+//! (`src/main.rs`) and `cargo xtask man` (the man page and shell completions) share one clap
+//! definition. The work itself is in `sengu::hosts_fallback`.
+
+pub mod cli;
