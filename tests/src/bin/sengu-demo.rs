@@ -77,7 +77,15 @@ fn demo(guard: &Emergency) -> ExitCode {
     ok &= show_run(&lab, &lab::bin("sengu-drill"), &lab.drill_mysql_args(0, 1, &[]), &lab.hook_env());
     log.show();
 
-    section("4. Consul now");
+    section("4. the MySQL role check: a replica goes red and green (mysql-master-check)");
+    ok &= mysql_checks(&lab, &say);
+    log.show();
+
+    section("5. automatic failover off, then the one-shot switch: sengu-drill manual on, sengu-drill mysql");
+    ok &= manual_switch(&lab, &say);
+    log.show();
+
+    section("6. Consul now");
     for line in lab.consul_state().lines() {
         println!("    {line}");
     }
@@ -115,6 +123,47 @@ fn show_run(lab: &Lab, program: &std::path::Path, args: &[String], env: &[(Strin
         println!("    ({name} exited with {})", out.status);
     }
     out.status.success()
+}
+
+/// `mysql-master-check` on both MariaDB servers, then on the replica with its SQL thread
+/// stopped (critical, tag gone) and started again (passing).
+fn mysql_checks(lab: &Lab, say: &dyn Fn(&str)) -> bool {
+    let check = |i: usize| {
+        let db = lab.mysql[i].addr();
+        let args = ["--mysql".to_string(), db.to_string(), "--advertise-ip".into(), db.ip().to_string()];
+        show_run(lab, &lab::bin("mysql-master-check"), &args, &lab.hook_env())
+    };
+    let (master, replica) = if lab.mysql[0].slave_status().is_none() { (0, 1) } else { (1, 0) };
+    let mut ok = check(master) & check(replica);
+    say("STOP SLAVE SQL_THREAD on the replica: its check turns critical");
+    lab.mysql[replica].exec("STOP SLAVE SQL_THREAD");
+    ok &= !check(replica);
+    say("START SLAVE SQL_THREAD: green again");
+    lab.mysql[replica].exec("START SLAVE SQL_THREAD");
+    ok &= check(replica);
+    ok
+}
+
+/// Manual mode on (mysql-fail-check then never calls a master dead), the native switchover as
+/// the one-shot button a person presses (`--despite-hold`), manual mode off.
+fn manual_switch(lab: &Lab, say: &dyn Fn(&str)) -> bool {
+    let drill = lab::bin("sengu-drill");
+    let consul = ["--consul-addr".to_string(), lab.agent_url(0)];
+    let manual = |action: &str, extra: &[&str]| {
+        let mut args: Vec<String> = vec!["manual".into(), action.into(), "--name".into(), lab::MYSQL_NODE.into()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(consul.iter().cloned());
+        show_run(lab, &drill, &args, &[])
+    };
+    let mut ok = manual("on", &["--reason", "demo: automatic failover off, switches by hand"]);
+    let master = if lab.mysql[0].slave_status().is_none() { 0 } else { 1 };
+    let m = lab.mysql[master].addr();
+    say("mysql-fail-check (mysqlfailover's --exec-fail-check) shows the hold: while it is on, not even a dead master gets a failover");
+    ok &= show_run(lab, &lab::bin("mysql-fail-check"), &[m.ip().to_string(), m.port().to_string()], &lab.hook_env());
+    say("the one-shot switch a person runs while automatic failover is off:");
+    ok &= show_run(lab, &drill, &lab.drill_mysql_native_args(&["--despite-hold"]), &lab.hook_env());
+    ok &= manual("off", &[]);
+    ok
 }
 
 /// Paths of the lab's binaries, shortened for reading.
