@@ -48,6 +48,16 @@ fn publish_with_port(dc: &Dc, db: &Mariadb) {
     dc.client.kv_put(sengu_testsupport::hooks::KV_KEY, value.as_bytes(), KvWrite::default()).unwrap();
 }
 
+/// A master and a replica as the hooks published them (replica node included), each
+/// registered as an instance of `mysql`; the replica's check passes.
+fn published_pair(dc: &Dc) -> GtidCluster {
+    let cluster = GtidCluster::new(1);
+    dc.seed(cluster.master.host(), Some(cluster.replicas[0].host()));
+    register_instances(dc, &[&cluster.master, &cluster.replicas[0]]);
+    check(dc, &cluster.replicas[0], &TAGS).exits(0);
+    cluster
+}
+
 const TAGS: [&str; 4] = ["--publish-tags", "--role-service", "mysql", "--publish-replica-node"];
 
 #[test]
@@ -103,11 +113,8 @@ fn the_master_and_healthy_replicas_pass_and_keep_their_tags() {
 #[test]
 fn a_stopped_replica_thread_is_critical_and_drops_tag_and_replica_node() {
     let dc = Dc::new();
-    let cluster = GtidCluster::new(1);
+    let cluster = published_pair(&dc);
     let (master, replica) = (&cluster.master, &cluster.replicas[0]);
-    dc.seed(master.host(), Some(replica.host()));
-    register_instances(&dc, &[master, replica]);
-    check(&dc, replica, &TAGS).exits(0);
     assert_eq!(tags(&dc, "db2"), ["replica"]);
 
     replica.exec("STOP SLAVE SQL_THREAD");
@@ -123,11 +130,8 @@ fn a_stopped_replica_thread_is_critical_and_drops_tag_and_replica_node() {
 #[test]
 fn a_lagging_replica_warns_then_turns_critical_and_drops_its_tag() {
     let dc = Dc::new();
-    let cluster = GtidCluster::new(1);
+    let cluster = published_pair(&dc);
     let (master, replica) = (&cluster.master, &cluster.replicas[0]);
-    dc.seed(master.host(), Some(replica.host()));
-    register_instances(&dc, &[master, replica]);
-    check(&dc, replica, &TAGS).exits(0);
 
     replica.exec("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY = 3600; START SLAVE");
     master.test_write("held back");

@@ -21,7 +21,7 @@ pub mod native;
 pub use native::Native;
 
 use super::probe::{with_probes, Cadence, NameLookup, Observed, Ports, Store};
-use super::report::{DrillKind, Invariant, PreCheck, Report, Round, RoundOutcome};
+use super::report::{self, DrillKind, Invariant, PreCheck, Report, Round, RoundOutcome};
 use super::timeline::{Clock, Timeline};
 use super::{dns_invariant, figures_from, lost_invariant, rfc3339, Deadlines};
 use crate::actionlog::ActionLog;
@@ -136,7 +136,7 @@ pub fn run(d: &MysqlDrill, _consul: &Client, log: &mut ActionLog) -> Report {
             match wait_prechecks(d, &lookup) {
                 Ok((o, nw)) => (old, new) = (o, Some(nw)),
                 Err(failed) => {
-                    report.rounds.push(not_ready(n, &old, failed, d.deadlines.settle));
+                    report.rounds.push(Round::not_started(n, old.to_string(), failed, d.deadlines.settle));
                     break;
                 }
             }
@@ -157,42 +157,19 @@ pub fn run(d: &MysqlDrill, _consul: &Client, log: &mut ActionLog) -> Report {
     report
 }
 
-/// Before a further native round: polls the pre-checks (DNS, the probe table, the pair) until
-/// they pass or the settle time is up; the old master of the next round is the one DNS names.
+/// Before a further native round: the pre-checks (DNS, the probe table, the pair) until they
+/// pass; the old master of the next round is the one DNS names.
 fn wait_prechecks(d: &MysqlDrill, lookup: &NameLookup) -> Result<(HostPort, HostPort), Vec<String>> {
-    let deadline = Instant::now() + d.deadlines.settle;
-    loop {
-        // The probe table was written to in the first pre-check; DNS and the pair are what
-        // a switch changes.
+    report::wait_prechecks(d.deadlines.settle, || {
+        // The probe table was written to in the first pre-check; DNS and the pair are what a
+        // switch changes.
         let (mut checks, master) = precheck(d, lookup, None);
         let pair = match (&d.native, master) {
             (Some(n), Some(old)) => native::precheck(n, &old, &mut checks).map(|new| (old, new)),
             _ => None,
         };
-        if let Some(pair) = pair {
-            return Ok(pair);
-        }
-        if Instant::now() >= deadline {
-            return Err(checks.into_iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.text)).collect());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn not_ready(n: u32, from: &HostPort, failed: Vec<String>, waited: Duration) -> Round {
-    let mut notes = vec![format!("pre-checks did not pass within {}; the round was not started", crate::human::duration(waited))];
-    notes.extend(failed);
-    Round {
-        round: n,
-        from: from.to_string(),
-        to: None,
-        started_at: rfc3339(SystemTime::now()),
-        outcome: RoundOutcome::Aborted,
-        timeline: Vec::new(),
-        figures: Default::default(),
-        invariants: Vec::new(),
-        notes,
-    }
+        (checks, pair)
+    })
 }
 
 /// DNS names one address with a known port, and (with `store`) the probe user can write there.

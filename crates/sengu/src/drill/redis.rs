@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::probe::{with_probes, Cadence, NameLookup, Observed, Store};
-use super::report::{DrillKind, Invariant, Report, Round, RoundOutcome};
+use super::report::{self, DrillKind, Invariant, Report, Round, RoundOutcome};
 use super::timeline::{round_ms, Clock, Timeline};
 use super::{figures_from, rfc3339, Deadlines};
 use crate::actionlog::ActionLog;
@@ -100,7 +100,7 @@ pub fn run(d: &RedisDrill, consul: &Client, log: &mut ActionLog) -> Report {
             match wait_prechecks(d, consul, &lookup) {
                 Ok(t) => topo = t,
                 Err(failed) => {
-                    report.rounds.push(not_ready(n, &topo, failed, d.deadlines.settle));
+                    report.rounds.push(Round::not_started(n, topo.master.to_string(), failed, d.deadlines.settle));
                     break;
                 }
             }
@@ -121,36 +121,10 @@ pub fn run(d: &RedisDrill, consul: &Client, log: &mut ActionLog) -> Report {
     report
 }
 
-/// Polls the pre-checks until they pass or the settle deadline passes (after a switch the
-/// sentinels take a moment to agree and to see the old master as a healthy replica).
+/// Before a further round: the pre-checks until they pass (after a switch the sentinels take a
+/// moment to agree and to see the old master as a healthy replica).
 fn wait_prechecks(d: &RedisDrill, consul: &Client, lookup: &NameLookup) -> Result<Topology, Vec<String>> {
-    let deadline = Instant::now() + d.deadlines.settle;
-    loop {
-        let (checks, topology) = precheck::run(d, consul, lookup);
-        if let Some(t) = topology {
-            return Ok(t);
-        }
-        if Instant::now() >= deadline {
-            return Err(checks.into_iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.text)).collect());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn not_ready(n: u32, topo: &Topology, failed: Vec<String>, waited: Duration) -> Round {
-    let mut notes = vec![format!("pre-checks did not pass within {}; the round was not started", humantime::format_duration(waited))];
-    notes.extend(failed);
-    Round {
-        round: n,
-        from: topo.master.to_string(),
-        to: None,
-        started_at: rfc3339(SystemTime::now()),
-        outcome: RoundOutcome::Aborted,
-        timeline: Vec::new(),
-        figures: Default::default(),
-        invariants: Vec::new(),
-        notes,
-    }
+    report::wait_prechecks(d.deadlines.settle, || precheck::run(d, consul, lookup))
 }
 
 /// The probes' view of Redis: `RPUSH` of the sequence number to the drill key.

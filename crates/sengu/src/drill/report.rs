@@ -36,6 +36,23 @@ pub struct PreCheck {
     pub text: String,
 }
 
+/// Before a further round: runs `attempt` (the pre-checks, and what they found when they
+/// passed) every 100 ms until it finds something or `settle` has passed (after a switch the
+/// servers and sentinels take a moment to agree); then the failed checks, one line each.
+pub fn wait_prechecks<T>(settle: std::time::Duration, mut attempt: impl FnMut() -> (Vec<PreCheck>, Option<T>)) -> Result<T, Vec<String>> {
+    let deadline = std::time::Instant::now() + settle;
+    loop {
+        let (checks, found) = attempt();
+        if let Some(found) = found {
+            return Ok(found);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(checks.into_iter().filter(|c| !c.ok).map(|c| format!("{}: {}", c.name, c.text)).collect());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 impl PreCheck {
     pub fn ok(name: &str, text: impl Into<String>) -> PreCheck {
         PreCheck { name: name.to_string(), ok: true, text: text.into() }
@@ -120,6 +137,24 @@ pub struct Round {
 }
 
 impl Round {
+    /// A further round that was not started: its pre-checks (`failed`) did not pass within
+    /// `waited`.
+    pub fn not_started(round: u32, from: String, failed: Vec<String>, waited: std::time::Duration) -> Round {
+        let mut notes = vec![format!("pre-checks did not pass within {}; the round was not started", crate::human::duration(waited))];
+        notes.extend(failed);
+        Round {
+            round,
+            from,
+            to: None,
+            started_at: super::rfc3339(std::time::SystemTime::now()),
+            outcome: RoundOutcome::Aborted,
+            timeline: Vec::new(),
+            figures: Figures::default(),
+            invariants: Vec::new(),
+            notes,
+        }
+    }
+
     /// Passed when every invariant held; an aborted round stays aborted.
     pub fn settle_outcome(&mut self) {
         if self.outcome != RoundOutcome::Aborted {

@@ -251,16 +251,7 @@ pub(super) fn switch(n: &Native, old: &HostPort, new: &HostPort, timeline: &Time
 fn repoint(n: &Native, replica: &HostPort, master: &HostPort) -> Result<(), String> {
     let mut s = n.connect(replica, n.timeouts())?;
     s.exec("STOP SLAVE").map_err(|e| e.to_string())?;
-    let password = n.repl.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
-    let sql = format!(
-        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', MASTER_USE_GTID=current_pos, MASTER_CONNECT_RETRY=1",
-        quote(&master.host),
-        master.port,
-        quote(&n.repl.user),
-        quote(&password)
-    );
-    s.exec(&sql).map_err(|e| format!("CHANGE MASTER TO {master} on {replica} failed (error {})", e.code().map_or("-".to_string(), |c| c.to_string())))?;
-    s.exec("START SLAVE").map_err(|e| e.to_string())
+    change_master(n, &mut s, replica, master, "current_pos")
 }
 
 /// A string literal's content, for a statement that cannot take parameters.
@@ -322,9 +313,16 @@ fn restore(n: &Native, old: &HostPort, new: &HostPort, touched: Touched, why: St
 fn repoint_slave_pos(n: &Native, replica: &HostPort, master: &HostPort) -> Result<(), String> {
     let mut s = n.connect(replica, n.timeouts())?;
     s.set_read_only(true).map_err(|e| e.to_string())?;
+    change_master(n, &mut s, replica, master, "slave_pos")
+}
+
+/// `CHANGE MASTER TO` `master` with the replication account and `MASTER_USE_GTID=use_gtid`,
+/// then `START SLAVE`. The statement carries a password: a failure is reported by its code
+/// only, never with its text.
+fn change_master(n: &Native, s: &mut Server, replica: &HostPort, master: &HostPort, use_gtid: &str) -> Result<(), String> {
     let password = n.repl.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
     let sql = format!(
-        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1",
+        "CHANGE MASTER TO MASTER_HOST='{}', MASTER_PORT={}, MASTER_USER='{}', MASTER_PASSWORD='{}', MASTER_USE_GTID={use_gtid}, MASTER_CONNECT_RETRY=1",
         quote(&master.host),
         master.port,
         quote(&n.repl.user),
