@@ -47,6 +47,8 @@ pub enum StartError {
 struct AgentSpec {
     name: String,
     addr: SocketAddr,
+    /// The node address when it is not the listener's IP.
+    node_ip: Option<IpAddr>,
     config_dir: Option<PathBuf>,
     script_checks: Option<ScriptChecks>,
 }
@@ -109,6 +111,7 @@ impl Builder {
         self.agents.push(AgentSpec {
             name: name.to_string(),
             addr,
+            node_ip: None,
             config_dir: None,
             script_checks: None,
         });
@@ -121,6 +124,13 @@ impl Builder {
             None => self.unknown.push(name.to_string()),
         }
         self
+    }
+
+    /// Gives the agent node address `ip` while its HTTP listener stays where
+    /// [`Builder::agent_at`] put it: the partition lab's hosts live in network namespaces of
+    /// their own, which an in-process listener cannot bind in.
+    pub fn node_address(self, agent: &str, ip: IpAddr) -> Self {
+        self.with_agent(agent, |a| a.node_ip = Some(ip))
     }
 
     /// Loads this agent's service and check definitions from `dir` at start.
@@ -341,7 +351,7 @@ async fn launch(b: Builder) -> Result<(Arc<Datacenter>, Listening), StartError> 
         let (pause, _) = watch::channel(PauseMode::Running);
         let info = AgentInfo {
             name: spec.name.clone(),
-            ip: spec.addr.ip(),
+            ip: spec.node_ip.unwrap_or(spec.addr.ip()),
             node_id: node_id(),
             server: i == 0,
             script_checks: spec.script_checks.unwrap_or(b.script_checks),

@@ -114,7 +114,7 @@ fn the_master_and_healthy_replicas_pass_and_keep_their_tags() {
 fn a_stopped_replica_thread_is_critical_and_drops_tag_and_replica_node() {
     let dc = Dc::new();
     let cluster = published_pair(&dc);
-    let (master, replica) = (&cluster.master, &cluster.replicas[0]);
+    let replica = &cluster.replicas[0];
     assert_eq!(tags(&dc, "db2"), ["replica"]);
 
     replica.exec("STOP SLAVE SQL_THREAD");

@@ -9,6 +9,8 @@
 //! - [`dnsmasq`]: a DNS server answering from a hosts file, for DNS tests.
 //! - [`resolver`]: a hung system resolver for one command, in a private mount namespace.
 //! - [`mha`]: MHA's `masterha_master_switch` run for real against testbed MariaDB servers.
+//! - [`netlab`]: the partition lab's network: hosts in network namespaces of their own, links
+//!   cut and healed (both ways or one way) by nftables rules in a private hub namespace.
 //!
 //! Binary paths can be overridden by environment: `SENGU_REDIS_SERVER`, `SENGU_REDIS_SENTINEL`,
 //! `SENGU_MARIADBD`, `SENGU_MARIADB_INSTALL_DB`, `SENGU_DNSMASQ`.
@@ -20,6 +22,7 @@ pub mod mariadb;
 pub mod dnsmasq;
 pub mod resolver;
 pub mod mha;
+pub mod netlab;
 
 pub use ports::{host, reserve, PortLease};
 pub use process::{wait_until, Proc};

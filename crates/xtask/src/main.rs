@@ -11,6 +11,8 @@
 //!   agent dies, kept resolving by consul-hosts-fallback (`demo_fallback`).
 //! - `bench`: the same in release mode, then the benchmark table (wall time and peak RSS per
 //!   executable, the Redis drill's switchover figures over 20 rounds).
+//! - `partitions`: the same in release mode, then the partition scenarios in private network
+//!   namespaces, one table of figures (lost writes, two-master windows, DNS) per strategy.
 //! - `man`: the man pages (`docs/man/`) and shell completions (`docs/completions/`), rendered
 //!   from the executables' clap definitions; a test fails when the committed ones are stale.
 //! - `dist`: the Debian package (`target/debian/sengu_<version>_<arch>.deb`): the executables,
@@ -24,6 +26,7 @@ mod demo_fallback;
 mod dist;
 mod man;
 mod packages;
+mod partitions;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -44,6 +47,9 @@ Tasks:
                   a planned Redis drill, a crash failover, a MySQL switchover, Consul's state
   bench [ARGS...] install missing test packages, build in release mode, then print the table of
                   per-executable costs and switchover figures (--iterations N, --rounds N)
+  partitions [ARGS...]
+                  install missing test packages, build in release mode, then run the partition
+                  scenarios (as root) and print one table per strategy (--runs N, --strategy S, --scenario N)
   man             write docs/man/*.1 and docs/completions/ from the executables' clap definitions
   dist [--profile release|dev]
                   build the executables, then the Debian package target/debian/sengu_<version>_<arch>.deb
@@ -67,6 +73,7 @@ fn try_main() -> Result<(), DynError> {
         Some("demo") => demo::run(),
         Some(task) if demo_fallback::is_host_task(Some(task)) => demo_fallback::host(Path::new(&args.next().unwrap_or_default())),
         Some("bench") => bench::run(args.collect()),
+        Some("partitions") => partitions::run(args.collect()),
         Some("man") => man::run(),
         Some("dist") => dist::run(args.collect()),
         Some("-h" | "--help" | "help") => {

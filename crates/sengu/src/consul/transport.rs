@@ -199,6 +199,20 @@ enum Resolve {
 
 impl Resolver for Resolve {
     fn resolve(&self, uri: &Uri, config: &Config, timeout: NextTimeout) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        // ureq's resolver starts a thread for every lookup that has a timeout, an IP address
+        // included; the agent's address nearly always is one (`127.0.0.1:8500`).
+        let target = match self {
+            Resolve::System => uri,
+            Resolve::Pinned(real) => real,
+            Resolve::Unix => uri,
+        };
+        if !matches!(self, Resolve::Unix)
+            && let Some(addr) = literal(target)
+        {
+            let mut addrs = self.empty();
+            addrs.push(addr);
+            return Ok(addrs);
+        }
         match self {
             Resolve::System => DefaultResolver::default().resolve(uri, config, timeout),
             Resolve::Pinned(real) => DefaultResolver::default().resolve(real, config, timeout),
@@ -210,6 +224,19 @@ impl Resolver for Resolve {
             }
         }
     }
+}
+
+/// The socket address of a URL whose host is an IP address (with its port, or the scheme's).
+fn literal(uri: &Uri) -> Option<SocketAddr> {
+    let authority = uri.authority()?;
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = authority.port_u16().or_else(|| match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })?;
+    Some(SocketAddr::new(ip, port))
 }
 
 /// Opens the Unix socket for every new connection, whatever the URL says.
@@ -337,5 +364,13 @@ mod tests {
         config.tls.ca_file = Some(file.clone());
         let e = build(&config).err().unwrap();
         assert!(matches!(&e, Error::Config(m) if m.contains("no pem certificate")), "{e}");
+    }
+
+    #[test]
+    fn ip_literals_resolve_without_the_resolver() {
+        let at = |u: &str| literal(&u.parse::<Uri>().unwrap());
+        assert_eq!(at("http://127.0.0.1:8500/v1/"), Some("127.0.0.1:8500".parse().unwrap()));
+        assert_eq!(at("https://[::1]/v1/"), Some("[::1]:443".parse().unwrap()));
+        assert_eq!(at("http://consul.local:8500/"), None);
     }
 }

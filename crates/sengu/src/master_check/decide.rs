@@ -49,6 +49,15 @@
 //! critical (the seed layout keeps replicas out of DNS); in mode `replica` a master is critical.
 //! A Redis that cannot be asked (down, frozen, refusing the login) is critical in every mode.
 //!
+//! One exception to "a link down is critical": while the sentinels that answer all still name
+//! the master the replica lost, and the link has been down for at most `--max-lag`, the
+//! replica is a warning. That is a crash as the sentinels see it before `down-after-milliseconds` and the
+//! election: this replica is the best copy left and the one about to be promoted. Were it
+//! critical, the promotion would retag an instance that is out of DNS, and DNS would name the
+//! new master only at its next check run (up to an interval later); as a warning it stays in
+//! DNS, so DNS names it the moment sentinel-rebalance flips the tags. A link down for longer,
+//! or one the sentinels have moved on from, is critical.
+//!
 //! The module stays one piece past 400 lines on purpose: it is the table, read top to bottom,
 //! and its tests (in `decide/tests.rs`) follow the same order.
 
@@ -418,6 +427,13 @@ fn decide_replica(
     let syncing = link.sync_in_progress || matches!(obs.replica_state.as_deref(), Some("handshake" | "sync"));
     let replication = if syncing {
         SubResult::warning("replication", format!("replica {label} is syncing from {upstream}"))
+    } else if link.link_status == LinkStatus::Down && failover_pending(obs.sentinels.as_ref(), &upstream, link, policy.max_lag) {
+        // The candidate of a failover: it must not leave DNS now, or the moment the promotion
+        // retags it, DNS would wait for its next run (see the module doc).
+        SubResult::warning(
+            "replication",
+            format!("replica {label} has lost its master {upstream}, which the sentinels still name: a failover may be under way"),
+        )
     } else if link.link_status == LinkStatus::Down {
         SubResult::critical("replication", format!("replica {label} has lost its master {upstream}"))
     } else if lag > policy.max_lag {
@@ -457,6 +473,17 @@ fn decide_replica(
         d.push(SubResult::warning("identity", unknown_identity(policy, reason)));
     }
     d.summary = Some(format!("redis {label} is a healthy replica of {upstream}"));
+}
+
+/// A replica whose link went down at most `max_lag` ago while the sentinels that answer all
+/// still name the master it lost (at least one does): they have not decided yet whether that
+/// master is gone. No majority is needed: this only keeps a replica a warning, and when its
+/// master's host dies, the sentinels there die with it.
+fn failover_pending(votes: Option<&MasterVotes>, upstream: &HostPort, link: &redis::MasterLink, max_lag: Duration) -> bool {
+    let named: Vec<&HostPort> = votes.map(|v| v.answers.iter().filter_map(|(_, m)| m.as_ref()).collect()).unwrap_or_default();
+    let still_upstream = !named.is_empty() && named.iter().all(|m| same_endpoint(m, upstream));
+    let recent = link.link_down_since_seconds.and_then(|s| u64::try_from(s).ok()).is_some_and(|s| Duration::from_secs(s) <= max_lag);
+    still_upstream && recent
 }
 
 /// How fencing went.

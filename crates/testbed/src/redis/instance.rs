@@ -7,7 +7,6 @@ use std::cell::RefCell;
 use std::ffi::OsString;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -148,7 +147,8 @@ impl Instance {
 
 fn spawn_proc(launch: Launch, ip: IpAddr, port: u16, config: &Path, log: &Path, env: &[(OsString, OsString)]) -> Proc {
     let (bin, args) = (launch.command)();
-    let mut cmd = Command::new(&bin);
+    // On a partition-lab host the process runs in that host's network namespace.
+    let mut cmd = crate::netlab::command_on(ip, &bin);
     cmd.arg(config).args(args);
     if let Some(dir) = config.parent() {
         cmd.current_dir(dir);

@@ -11,17 +11,20 @@
 //! 2. Wait until every replica Sentinel may promote has the master's replication offset:
 //!    whichever one Sentinel picks then holds every acknowledged write.
 //! 3. `SENTINEL FAILOVER`.
+//!    With a single replica Sentinel may promote, the drill promotes it itself right away
+//!    (`REPLICAOF NO ONE`, see [`promote_first`]): Sentinel's state machine needs three timer
+//!    ticks to get there, 150–220 ms of the old sequence's window.
 //! 4. Poll the replicas' `ROLE` until one reports master: that is the moment writes can go
 //!    there, about a second before Sentinel's own view (it reads replicas' INFO once a second
 //!    during a failover) catches up.
-//! 5. `REPLICAOF <new>` on the old master ourselves instead of waiting ~10 s for Sentinel's
-//!    `+convert-to-slave` (Sentinel agrees: it is what its new config says). Done while still
-//!    paused, so the old master can never take a write again, however long Consul takes.
-//! 6. Publish the roles in Consul at once (`sengu::roles`: the old master's instance is
+//! 5. Publish the roles in Consul at once (`sengu::roles`: the old master's instance is
 //!    demoted and the new one promoted in one transaction, so DNS never names two masters).
-//! 7. `CLIENT KILL TYPE normal` on the old master, as Sentinel does when it reconfigures a
+//! 6. `CLIENT KILL TYPE normal` on the old master, as Sentinel does when it reconfigures a
 //!    server: clients stuck behind the pause reconnect and resolve the name again, now naming
-//!    the new master. Then lift the pause.
+//!    the new master.
+//! 7. `REPLICAOF <new>` on the old master ourselves instead of waiting ~10 s for Sentinel's
+//!    `+convert-to-slave` (Sentinel agrees: it is what its new config says), still paused, so
+//!    the old master can never take a write again; then lift the pause.
 //!
 //! Before step 3 everything is undone by lifting the pause. From step 3 on the failover cannot
 //! be taken back; the drill completes it instead and reports what was late.
@@ -122,6 +125,9 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
     }
     timeline.mark("failover requested", format!("SENTINEL FAILOVER {} via {}", d.master_name, topo.sentinel));
     log.record("sentinel-failover", &[("sentinel", &topo.sentinel), ("master", &d.master_name)]);
+    if let [only] = topo.candidates.as_slice() {
+        promote_first(only, admin, timeline, log, &mut out);
+    }
 
     let started = Instant::now();
     let deadline = started + d.deadlines.step;
@@ -144,13 +150,6 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
     out.new_master = Some(new.clone());
 
     let step = Instant::now();
-    match demote(&mut old, &new) {
-        Ok(()) => {
-            timeline.mark("old master demoted", format!("REPLICAOF {} {}", new.host, new.port));
-            log.record("demote", &[("redis", old_addr), ("replicaof", &new)]);
-        }
-        Err(e) => out.notes.push(format!("could not demote {old_addr} ({e}); Sentinel converts it within ~10 s, and its write pause lasts until then")),
-    }
     let claim = Claim::Master { at: new.clone(), others: Others::Demote };
     match roles::publish_roles(consul, &d.service, &claim, &d.tags) {
         Ok(report) => {
@@ -168,6 +167,14 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
     if let Err(e) = old.query::<::redis::Value>(::redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal"), "CLIENT KILL") {
         out.notes.push(format!("could not disconnect the old master's clients: {e}"));
     }
+    // Still paused: the old master takes no write before it is a replica.
+    match demote(&mut old, &new) {
+        Ok(()) => {
+            timeline.mark("old master demoted", format!("REPLICAOF {} {}", new.host, new.port));
+            log.record("demote", &[("redis", old_addr), ("replicaof", &new)]);
+        }
+        Err(e) => out.notes.push(format!("could not demote {old_addr} ({e}); Sentinel converts it within ~10 s, and its write pause lasts until then")),
+    }
     match old.unpause() {
         Ok(()) => {
             timeline.mark("writes unpaused on the old master", "");
@@ -179,6 +186,26 @@ pub(super) fn run(d: &RedisDrill, consul: &Client, topo: &Topology, admin: &Conn
         out.late.push(format!("demoting and publishing took longer than {}", humantime::format_duration(d.deadlines.step)));
     }
     out
+}
+
+/// Step 3b: with a single replica Sentinel may promote, that replica is the one its failover
+/// will pick (`SENTINEL FAILOVER` has just checked that it qualifies), so the drill promotes it
+/// at once (`REPLICAOF NO ONE`) instead of waiting the three timer ticks (53–100 ms each:
+/// Sentinel's `hz` is 10–19, randomised per tick) that Sentinel's state machine takes to get
+/// there. Sentinel's own `SLAVEOF NO ONE` then finds a master and changes nothing but
+/// disconnecting its normal clients once; it does not take the replica back, since a replica
+/// that turned master is only converted after 8 s, and only while its master looks sane,
+/// which the paused-then-demoted old master does not. A failure here is only a note: Sentinel
+/// promotes it anyway.
+fn promote_first(replica: &HostPort, admin: &ConnectOptions, timeline: &Timeline, log: &mut ActionLog, out: &mut Switched) {
+    let promoted = RedisConn::connect(replica, admin).and_then(|mut c| c.query::<::redis::Value>(::redis::cmd("REPLICAOF").arg("NO").arg("ONE"), "REPLICAOF NO ONE"));
+    match promoted {
+        Ok(_) => {
+            timeline.mark("replica promoted by the drill", format!("REPLICAOF NO ONE on {replica}, the one replica Sentinel may pick"));
+            log.record("promote", &[("redis", replica)]);
+        }
+        Err(e) => out.notes.push(format!("could not promote {replica} ahead of Sentinel ({e}); waited for Sentinel's promotion")),
+    }
 }
 
 /// `REPLICAOF <new>` and, like Sentinel, `CONFIG REWRITE` so a restart keeps the new role (a

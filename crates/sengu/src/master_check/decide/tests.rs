@@ -437,6 +437,27 @@ fn a_replica_whose_link_is_down_is_critical() {
 }
 
 #[test]
+fn a_replica_that_lost_the_master_the_sentinels_still_name_is_a_warning_for_max_lag() {
+    // The crash before the sentinels decide: the failover's candidate stays in DNS.
+    let named = votes(&[Some(Some(ME)), Some(Some(ME)), None]);
+    let (_, o) = run(&policy(Mode::Auto), &obs(replica_info(ME, false, -1, false), replica_me(), Some(named.clone()), None));
+    assert_eq!(line1(&o), "WARNING: replica 10.0.0.12:6379 has lost its master 10.0.0.11:6379, which the sentinels still name: a failover may be under way");
+    // Down for longer than --max-lag (7 s here), it is critical again.
+    let mut p = policy(Mode::Auto);
+    p.max_lag = Duration::from_secs(6);
+    let (_, o) = run(&p, &obs(replica_info(ME, false, -1, false), replica_me(), Some(named), None));
+    assert_eq!(line1(&o), "CRITICAL: replica 10.0.0.12:6379 has lost its master 10.0.0.11:6379");
+    // With the master's host, its sentinel died: the one left still naming it is enough.
+    let (_, o) = run(&policy(Mode::Auto), &obs(replica_info(ME, false, -1, false), replica_me(), Some(votes(&[Some(Some(ME)), None, None])), None));
+    assert_eq!(o.status(), Status::Warning, "{}", o.render_text());
+    // A sentinel names another master, or none answers: critical.
+    for v in [votes(&[Some(Some("10.0.0.13:6379")), Some(Some(ME)), None]), votes(&[None, None, None])] {
+        let (_, o) = run(&policy(Mode::Auto), &obs(replica_info(ME, false, -1, false), replica_me(), Some(v), None));
+        assert_eq!(o.status(), Status::Critical, "{}", o.render_text());
+    }
+}
+
+#[test]
 fn a_lagging_replica_is_a_warning_up_to_the_limit_inclusive() {
     let (_, o) = run(&policy(Mode::Replica), &obs(replica_info(ME, true, 31, false), replica_me(), None, None));
     assert_eq!(line1(&o), "WARNING: replica 10.0.0.12:6379 lags behind 10.0.0.11:6379: no data for more than 30s");
