@@ -287,7 +287,7 @@ impl Drop for NetLab {
 }
 
 /// In the parent: re-runs this test binary for `test` inside fresh private namespaces
-/// (network, mount, PID) and fails with its output unless exactly that one test passed there
+/// (network, mount, UTS, PID) and fails with its output unless exactly that one test passed there
 /// within `deadline`. In the re-run child: runs `body`.
 pub fn in_private_net(test: &str, deadline: Duration, body: impl FnOnce()) {
     if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
@@ -297,7 +297,7 @@ pub fn in_private_net(test: &str, deadline: Duration, body: impl FnOnce()) {
     assert!(nix::unistd::geteuid().is_root(), "namespace tests need root (unshare --net)");
     let exe = std::env::current_exe().expect("current exe");
     let mut cmd = Command::new("unshare");
-    cmd.args(["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "--"])
+    cmd.args(["--net", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "--"])
         .arg(&exe)
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, test)

@@ -25,8 +25,6 @@ use consul_standin::Standin;
 use sengu::consul::{CatalogDeregistration, CatalogRegistration, Client, ClientConfig, Service};
 use testbed::Proc;
 
-/// Set to the test's name in the re-run test binary.
-const CHILD_ENV: &str = "SENGU_HOSTS_FALLBACK_NETNS_TEST";
 /// The longest one namespace test may take before the parent kills it.
 const TEST_DEADLINE: Duration = Duration::from_secs(120);
 /// The host name inside the namespace, listed in its /etc/hosts as Debian does.
@@ -61,42 +59,14 @@ pub fn example(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/consul-hosts-fallback").join(file)
 }
 
-/// In the parent: re-runs this binary for `test` in a new namespace and fails with its output
-/// unless that run passed exactly one test. In the child: builds the [`Lab`] and runs `body`.
+/// In the parent: re-runs this binary for `test` in new private namespaces
+/// ([`testbed::netlab::in_private_net`]) and fails with its output unless that run passed
+/// exactly one test. In the child: builds the [`Lab`] and runs `body`.
 pub fn in_namespace(test: &str, body: impl FnOnce(&mut Lab)) {
-    if std::env::var(CHILD_ENV).as_deref() == Ok(test) {
+    testbed::netlab::in_private_net(test, TEST_DEADLINE, || {
         let mut lab = Lab::start();
         body(&mut lab);
-        return;
-    }
-    assert!(nix::unistd::geteuid().is_root(), "namespace tests need root (unshare --mount --net)");
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new("unshare");
-    cmd.args(["--mount", "--net", "--uts", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private", "--"])
-        .arg(&exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, test)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().expect("spawn unshare");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
     });
-    let output = match rx.recv_timeout(TEST_DEADLINE) {
-        Ok(output) => output.expect("wait for the namespace"),
-        Err(_) => {
-            // unshare's --kill-child takes the namespace's processes with it.
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
-            panic!("{test} did not finish within {TEST_DEADLINE:?} in its namespace");
-        }
-    };
-    let text = format!("--- stdout ---\n{}\n--- stderr ---\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{test} failed in its namespace ({}):\n{text}", output.status);
-    assert!(text.contains("test result: ok. 1 passed"), "{test} did not run exactly one test in its namespace:\n{text}");
-    print!("{text}");
 }
 
 /// One run of the executable.
