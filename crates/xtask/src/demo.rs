@@ -9,8 +9,10 @@ use crate::{cargo, packages, project_root, run_checked, DynError};
 
 pub fn run() -> Result<(), DynError> {
     packages::ensure()?;
-    eprintln!("xtask: building the executables (cargo build --workspace --bins)");
-    run_checked(&mut cargo(["build", "--quiet", "--workspace", "--bins"]))?;
+    eprintln!("xtask: building the executables (cargo build --workspace --bins --exclude xtask)");
+    // Not xtask itself: a workspace build unifies features differently and would replace the
+    // running binary, which the hosts-fallback step re-runs inside its namespaces.
+    run_checked(&mut cargo(["build", "--quiet", "--workspace", "--bins", "--exclude", "xtask"]))?;
     run_checked(&mut Command::new(target_dir("debug").join("sengu-demo")))?;
     crate::demo_fallback::run(&target_dir("debug"))
 }
