@@ -261,6 +261,13 @@ impl Server {
         Ok(hosts)
     }
 
+    /// Fences this server: `read_only` (and `super_read_only`) on, then every client connection
+    /// killed ([`Server::kill_clients`]). Returns how many were killed.
+    pub fn fence(&mut self) -> Result<usize, Error> {
+        self.set_read_only(true)?;
+        self.kill_clients()
+    }
+
     /// Kills every client connection except this one, the replication threads (`Binlog Dump`
     /// to replicas, this server's own replica threads) and the server's own threads: what a
     /// fence does after `read_only`, so that no pooled connection or open transaction keeps

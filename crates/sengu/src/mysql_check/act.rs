@@ -62,10 +62,7 @@ impl LazyLog<'_> {
 /// Sets `read_only` (and `super_read_only`) on the local server and kills its client
 /// connections. The check stays critical: a fenced master is still not the master.
 fn fence(settings: &Settings, me: &HostPort, named: &HostPort, log: &mut LazyLog<'_>) -> SubResult {
-    let done = Server::connect(&settings.mysql, &settings.credentials, settings.mysql_timeouts).and_then(|mut server| {
-        server.set_read_only(true)?;
-        server.kill_clients()
-    });
+    let done = Server::connect(&settings.mysql, &settings.credentials, settings.mysql_timeouts).and_then(|mut server| server.fence());
     match done {
         Ok(killed) => {
             log.record("fence", &[("mysql", me), ("named", named), ("killed", &killed)]);

@@ -167,8 +167,7 @@ pub(super) fn switch(n: &Native, old: &HostPort, new: &HostPort, timeline: &Time
 
     // Fence: no write may reach the old master once its position is read.
     let fenced = n.connect(old, n.timeouts()).and_then(|mut s| {
-        s.set_read_only(true).map_err(|e| e.to_string())?;
-        let killed = s.kill_clients().map_err(|e| e.to_string())?;
+        let killed = s.fence().map_err(|e| e.to_string())?;
         let pos = s.gtid_binlog_pos().map_err(|e| e.to_string())?;
         Ok((killed, pos))
     });
