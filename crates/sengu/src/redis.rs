@@ -3,6 +3,7 @@
 //!
 //! - [`conn`]: connecting with timeouts, ACL user and password, optional TLS; `PING`, `INFO
 //!   replication`, `ROLE`, `CLIENT PAUSE … WRITE` / `CLIENT UNPAUSE`.
+//! - [`batch`]: several of those exchanges at once from one thread, on non-blocking sockets.
 //! - [`info`]: the parsers for `INFO replication` text and `ROLE` replies (pure, unit-tested on
 //!   captured real outputs).
 //! - [`sentinel`]: `SENTINEL …` queries and the "ask every sentinel, take the majority" helper
@@ -12,6 +13,7 @@
 //! read/write timeout covers each command. A frozen server (SIGSTOP, hung host) still completes
 //! the TCP handshake from the kernel's backlog, so only these timeouts turn it into an answer.
 
+pub mod batch;
 pub mod conn;
 pub mod info;
 pub mod sentinel;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use crate::addr::HostPort;
 
 pub use conn::{ConnectOptions, RedisAuth, RedisConn};
+pub(crate) use conn::{INFO_REPLICATION, ROLE, info_replication_cmd, info_replication_from, role_cmd, role_from};
 pub use info::{InfoRole, LinkStatus, MasterLink, ReplicaEntry, ReplicationInfo, Role, RoleReplica};
 pub use sentinel::{ask_sentinels, distinct, CkQuorum, MasterVotes, SentinelConn, SentinelMaster, SentinelPeer, SentinelReplica};
 

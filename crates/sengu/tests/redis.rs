@@ -1,11 +1,14 @@
 //! `sengu::redis` against real `redis-server` and `redis-sentinel` processes from the testbed:
 //! INFO and ROLE in every replication state a check meets, logins right, wrong and missing, a
-//! frozen server, and Sentinel queries plus the majority vote on a real 3-sentinel set.
+//! frozen server, Sentinel queries plus the majority vote on a real 3-sentinel set, and
+//! [`batch`](sengu::redis::batch) answering as a connection does, several servers at once.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use redis::{Value, cmd};
 use sengu::addr::HostPort;
+use sengu::redis::batch::{Batch, Exchange, run_all};
 use sengu::redis::{
     ask_sentinels, AuthFailure, CkQuorum, ConnectOptions, Error, InfoRole, LinkStatus, RedisAuth, RedisConn, Role,
     SentinelConn, ServerKind,
@@ -250,6 +253,12 @@ fn tls_with_the_right_ca_works_and_an_unknown_ca_is_refused() {
     let tls = ConnectOptions { tls: true, tls_ca_file: Some(certs.path().join("ca.crt")), ..opts() };
     let mut c = RedisConn::connect(&addr, &tls).unwrap_or_else(|e| panic!("{e}\n{}", server.log_tail()));
     assert_eq!(c.info_replication().unwrap().role, InfoRole::Master);
+    // A batch takes TLS exchanges too (on a thread of their own), beside a plain one.
+    let plain_addr = hp(server.addr());
+    let plain_opts = opts();
+    let mut outcomes = run_all(&[info(&addr, &tls), info(&plain_addr, &plain_opts)]).into_iter();
+    assert!(text(outcomes.next().unwrap().unwrap().take(0).unwrap()).contains("role:master"));
+    assert_eq!(text(outcomes.next().unwrap().unwrap().take(1).unwrap()), "PONG");
 
     // The system roots do not know the test CA: the handshake fails, quickly and without a panic.
     let start = Instant::now();
@@ -381,4 +390,135 @@ fn sentinel_failover_moves_the_master_and_reset_counts_masters() {
     poll(Duration::from_secs(20), "the reset sentinel to see its 2 peers again", || {
         s0.master(&name).ok().filter(|m| m.num_other_sentinels == 2).map(|_| ())
     });
+}
+
+fn info<'a>(addr: &'a HostPort, opts: &'a ConnectOptions) -> Exchange<'a> {
+    let mut info = cmd("INFO");
+    info.arg("replication");
+    Exchange { kind: ServerKind::Redis, addr, opts, commands: vec![("INFO replication", info), ("PING", cmd("PING"))] }
+}
+
+fn text(v: Value) -> String {
+    redis::from_redis_value(&v).unwrap()
+}
+
+#[test]
+fn several_servers_answer_every_command_in_order() {
+    let a = RedisServer::start(host(71));
+    let b = RedisServer::start(host(72));
+    let (addr_a, addr_b, o) = (hp(a.addr()), hp(b.addr()), opts());
+    let outcomes = run_all(&[info(&addr_a, &o), info(&addr_b, &o)]);
+    assert_eq!(outcomes.len(), 2);
+    for outcome in outcomes {
+        let mut replies = outcome.unwrap();
+        assert!(text(replies.take(0).unwrap()).contains("role:master"));
+        assert_eq!(text(replies.take(1).unwrap()), "PONG");
+    }
+}
+
+#[test]
+fn a_reply_longer_than_one_read_is_read_whole() {
+    let server = RedisServer::start(host(71));
+    let addr = hp(server.addr());
+    let big = "x".repeat(300_000);
+    let mut get = cmd("GET");
+    get.arg("big");
+    let mut set = cmd("SET");
+    set.arg("big").arg(&big);
+    let o = opts();
+    let mut replies = run_all(&[Exchange { kind: ServerKind::Redis, addr: &addr, opts: &o, commands: vec![("SET", set), ("GET", get)] }])
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(text(replies.take(0).unwrap()), "OK");
+    assert_eq!(text(replies.take(1).unwrap()).len(), big.len());
+}
+
+#[test]
+fn an_error_reply_is_that_commands_alone() {
+    let server = RedisServer::start(host(71));
+    let addr = hp(server.addr());
+    let o = opts();
+    let exchange = Exchange { kind: ServerKind::Redis, addr: &addr, opts: &o, commands: vec![("NOSUCH", cmd("NOSUCH")), ("PING", cmd("PING"))] };
+    let mut replies = run_all(&[exchange]).pop().unwrap().unwrap();
+    let err = replies.take(0).unwrap_err();
+    assert!(matches!(&err, Error::Rejected { command, message, .. } if command == "NOSUCH" && message.contains("unknown command")), "{err:?}");
+    assert_eq!(text(replies.take(1).unwrap()), "PONG");
+}
+
+#[test]
+fn logins_map_as_a_connection_maps_them() {
+    let secret = "s3cret pass\"word";
+    let server = RedisServer::builder(host(73)).requirepass(secret).start();
+    let open = RedisServer::start(host(74));
+    let (addr, open_addr) = (hp(server.addr()), hp(open.addr()));
+    let (right, wrong, none) = (with_auth(None, Some(secret)), with_auth(None, Some("guess")), opts());
+    let early = with_auth(None, Some("early-rollout"));
+    let mut outcomes = run_all(&[info(&addr, &right), info(&addr, &wrong), info(&addr, &none), info(&open_addr, &early)]).into_iter();
+
+    assert!(text(outcomes.next().unwrap().unwrap().take(0).unwrap()).contains("role:master"));
+    let err = outcomes.next().unwrap().unwrap_err();
+    assert_eq!(err, Error::AuthFailed { kind: ServerKind::Redis, addr: addr.clone(), reason: AuthFailure::WrongCredentials });
+    assert_eq!(err, RedisConn::connect(&addr, &wrong).unwrap_err());
+    assert!(!err.to_string().contains("guess"), "{err}");
+    // Without a password each command says what is missing, as on a connection.
+    let mut missing = outcomes.next().unwrap().unwrap();
+    assert_eq!(missing.take(0).unwrap_err(), Error::AuthFailed { kind: ServerKind::Redis, addr: addr.clone(), reason: AuthFailure::NoCredentials });
+    // A password for a server without one is not an error.
+    assert_eq!(text(outcomes.next().unwrap().unwrap().take(1).unwrap()), "PONG");
+}
+
+#[test]
+fn batch_nothing_listening_is_unreachable_at_once() {
+    let lease = testbed::reserve(host(75));
+    let addr = HostPort { host: host(75).to_string(), port: lease.port() };
+    let o = opts();
+    let start = Instant::now();
+    let err = run_all(&[info(&addr, &o)]).pop().unwrap().unwrap_err();
+    assert_eq!(err, Error::Unreachable { kind: ServerKind::Redis, addr: addr.clone(), detail: "connection refused".into() });
+    assert_eq!(err, RedisConn::connect(&addr, &o).unwrap_err());
+    assert!(start.elapsed() < Duration::from_millis(500), "{:?}", start.elapsed());
+}
+
+#[test]
+fn a_frozen_server_times_out_and_does_not_hold_up_the_others() {
+    let frozen = RedisServer::start(host(76));
+    let live = RedisServer::start(host(77));
+    let (frozen_addr, live_addr) = (hp(frozen.addr()), hp(live.addr()));
+    let short = ConnectOptions { connect_timeout: Duration::from_millis(1000), io_timeout: Duration::from_millis(1000), ..Default::default() };
+    frozen.freeze();
+
+    let start = Instant::now();
+    let mut batch = Batch::start(&[info(&frozen_addr, &short), info(&live_addr, &short)]);
+    let mut live_replies = batch.take(1).unwrap();
+    let live_took = start.elapsed();
+    assert_eq!(text(live_replies.take(1).unwrap()), "PONG");
+    assert!(live_took < short.io_timeout, "the live server's outcome waited for the frozen one: {live_took:?}");
+
+    // The kernel completes the TCP handshake of a frozen server; the reply never comes.
+    let err = batch.take(0).unwrap_err();
+    let took = start.elapsed();
+    assert_eq!(err, Error::Timeout { kind: ServerKind::Redis, addr: frozen_addr.clone(), after: short.io_timeout });
+    assert!(took >= short.io_timeout && took < short.io_timeout * 3, "{took:?}");
+    frozen.thaw();
+}
+
+#[test]
+fn a_server_that_refuses_the_client_and_closes_is_an_error_at_once() {
+    let server = RedisServer::builder(host(78)).config_line("maxclients 1").start();
+    let addr = hp(server.addr());
+    let mut first = connect(&server);
+    first.ping().unwrap();
+    let o = opts();
+    let start = Instant::now();
+    let err = run_all(&[info(&addr, &o)]).pop().unwrap().unwrap_err();
+    assert!(start.elapsed() < o.io_timeout, "{:?}", start.elapsed());
+    // Redis writes its error and closes. When the pipelined commands are still unread at the
+    // close, the kernel answers with a reset, which can discard the error text before it is
+    // read: either outcome is the server's refusal, and neither waits for a timeout.
+    match &err {
+        Error::Rejected { message, .. } => assert!(message.contains("max number of clients"), "{err:?}"),
+        Error::Unreachable { detail, .. } => assert_eq!(detail, "connection closed by the server"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -26,6 +26,9 @@ use ureq::unversioned::transport::{
 use super::config::{ClientConfig, Endpoint, Scheme, TlsSettings};
 use super::Error;
 
+/// Each connection's input and output buffer.
+const BUFFER_SIZE: usize = 16 * 1024;
+
 /// The pieces a [`Client`](super::Client) sends requests with.
 #[derive(Debug)]
 pub(crate) struct Wire {
@@ -49,6 +52,11 @@ pub(crate) fn build(config: &ClientConfig) -> Result<Wire, Error> {
         .max_redirects(0)
         .max_redirects_will_error(false)
         .user_agent(concat!("sengu/", env!("CARGO_PKG_VERSION")))
+        // ureq's default 128 KiB per direction is zeroed page by page on every connection, a
+        // tenth of a check run; Consul's headers fit in a few hundred bytes, and the input
+        // buffer grows when a response needs more.
+        .input_buffer_size(BUFFER_SIZE)
+        .output_buffer_size(BUFFER_SIZE)
         .tls_config(tls)
         .build();
 

@@ -1,11 +1,10 @@
 //! Step 1 of a run: asking the local Redis, the sentinels and the local Consul agent at once
-//! (each in a thread of its own; the sentinels, which `ask_sentinels` already asks in parallel,
-//! from the calling thread), and DNS when the sentinels cannot decide, with timeouts that fit the
-//! window, and turning whatever has not answered when the window closes into a timeout, so a
-//! frozen server or a black-holed DNS query can never push the run past its budget. Only when
-//! the local Redis is a master and a sentinel majority names another node is that node asked
-//! its `ROLE` (and DNS with it), to tell a stale master from one the sentinels have not caught
-//! up with yet.
+//! (the agent in a thread of its own, the Redis servers together from the calling thread with
+//! [`Batch`]), and DNS when the sentinels cannot decide, with timeouts that fit the window, and
+//! turning whatever has not answered when the window closes into a timeout, so a frozen server
+//! or a black-holed DNS query can never push the run past its budget. Only when the local Redis
+//! is a master and a sentinel majority names another node is that node asked its `ROLE` (and
+//! DNS with it), to tell a stale master from one the sentinels have not caught up with yet.
 
 use std::net::IpAddr;
 use std::sync::mpsc;
@@ -15,7 +14,9 @@ use super::{Arbitration, DnsAnswer, Identity, IdentitySource, Mode, NamedMaster,
 use crate::addr::HostPort;
 use crate::consul::{self, AgentSelf};
 use crate::dns::{self, DnsError, Family, Source, Transport};
-use crate::redis::{self, ConnectOptions, InfoRole, LinkStatus, RedisConn, ReplicationInfo, Role, ServerKind, ask_sentinels};
+use crate::redis::batch::{Batch, Exchange};
+use crate::redis::sentinel::MasterQuery;
+use crate::redis::{self, ConnectOptions, InfoRole, LinkStatus, RedisConn, ReplicationInfo, Role, ServerKind};
 use crate::roles;
 
 /// What was read from Consul, kept for publishing.
@@ -32,7 +33,6 @@ pub(crate) struct Seen {
 }
 
 enum Msg {
-    Local(Result<ReplicationInfo, redis::Error>, Option<String>),
     Dns(Result<Vec<IpAddr>, DnsError>),
     Consul(Option<Result<AgentSelf, consul::Error>>, ConsulSide),
     NamedMaster(Result<Role, redis::Error>),
@@ -94,24 +94,6 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     let need_dns = settings.mode != Mode::Replica;
 
     let (tx, rx) = mpsc::channel();
-    {
-        let (addr, opts) = (settings.redis.clone(), redis_opts.clone());
-        spawn(&tx, Box::new(move || {
-            let mut state = None;
-            let info = RedisConn::connect(&addr, &opts).and_then(|mut c| {
-                let info = c.info_replication()?;
-                // INFO cannot tell a replica that is starting a sync (handshake, or waiting for
-                // the master's BGSAVE) from one whose master is gone; ROLE's state can. Only
-                // asked in that case, so the usual run stays one command.
-                let unclear = info.master.as_ref().is_some_and(|m| m.link_status == LinkStatus::Down && !m.sync_in_progress);
-                if unclear && let Ok(Role::Replica { state: s, .. }) = c.role() {
-                    state = Some(s);
-                }
-                Ok(info)
-            });
-            Msg::Local(info, state)
-        }));
-    }
     // One attempt: a retry would not fit, and a lookup that fails is a warning, not a pass. The
     // lookup adds up to 100 ms of its own around the attempt.
     let lookup = |share: f64| -> Box<dyn FnOnce() -> Msg + Send> {
@@ -128,28 +110,51 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
         spawn(&tx, Box::new(move || {
             let client = consul::Client::new(&config);
             let (agent, instances) = match &client {
-                // Two requests on two connections at once: one round trip instead of two.
-                Ok(c) => std::thread::scope(|scope| {
-                    let instances = publish.then(|| scope.spawn(|| roles::read_instances(c, &service)));
-                    let agent = need_identity.then(|| c.agent_self());
-                    let instances = instances.map(|h| h.join().unwrap_or_else(|_| Err(consul::Error::Config("the catalog reader panicked".into()))));
-                    (agent, instances)
-                }),
+                // One after the other on one kept-alive connection: a second round trip on
+                // loopback costs less than a second thread and connection.
+                Ok(c) => (need_identity.then(|| c.agent_self()), publish.then(|| roles::read_instances(c, &service))),
                 Err(e) => (need_identity.then(|| Err(e.clone())), publish.then(|| Err(e.clone()))),
             };
             Msg::Consul(agent, ConsulSide { client, instances })
         }));
     }
-    // The sentinels are asked from this thread while the others run (ask_sentinels asks them in
-    // parallel itself). When a majority decides, DNS would only be a note: it is not asked at
-    // all then, which spares every host a lookup per interval.
-    let sentinels = with_sentinels.then(|| ask_sentinels(&settings.sentinels, &settings.sentinel_master, &sentinel_opts));
+    // The local Redis and the sentinels are asked from this thread, all at once, while the
+    // other threads run. When a majority decides, DNS would only be a note: it is not asked at
+    // all then, which spares every host a lookup per interval. Otherwise it is asked as soon as
+    // the sentinels have answered, with the local Redis still under way.
+    //
+    // INFO cannot tell a replica that is starting a sync (handshake, or waiting for the
+    // master's BGSAVE) from one whose master is gone; ROLE's state can. It goes in the same
+    // write and costs no round trip of its own.
+    let local_exchange = Exchange {
+        kind: ServerKind::Redis,
+        addr: &settings.redis,
+        opts: &redis_opts,
+        commands: vec![(redis::INFO_REPLICATION, redis::info_replication_cmd()), (redis::ROLE, redis::role_cmd())],
+    };
+    let query = with_sentinels.then(|| MasterQuery::new(&settings.sentinels, &settings.sentinel_master));
+    let mut exchanges = vec![local_exchange];
+    exchanges.extend(query.iter().flat_map(|q| q.exchanges(&sentinel_opts)));
+    let mut batch = Batch::start(&exchanges);
+    let sentinels = query.map(|q| q.votes((1..exchanges.len()).map(|i| batch.take(i))));
     let arbitration = sentinels.as_ref().map(|v| arbitrate(Some(v), settings.sentinel_count));
     let undecided = matches!(arbitration, Some(Arbitration::Unknown { .. }));
     let mut dns_asked = need_dns && (!with_sentinels || undecided);
     if need_dns && undecided {
         spawn(&tx, lookup(0.45));
     }
+    let (local, replica_state) = match batch.take(0) {
+        Ok(mut replies) => {
+            let info = redis::info_replication_from(ServerKind::Redis, &settings.redis, replies.take(0));
+            let unclear = info.as_ref().is_ok_and(|i| i.master.as_ref().is_some_and(|m| m.link_status == LinkStatus::Down && !m.sync_in_progress));
+            let state = match redis::role_from(ServerKind::Redis, &settings.redis, replies.take(1)) {
+                Ok(Role::Replica { state, .. }) if unclear => Some(state),
+                _ => None,
+            };
+            (info, state)
+        }
+        Err(e) => (Err(e), None),
+    };
     let named = match arbitration {
         Some(Arbitration::Agreed { master, .. }) => Some(master),
         _ => None,
@@ -161,15 +166,13 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     // Same steps as the sentinels' (which ended before), so its messages do not vary by run.
     let named_step = sentinel_step;
 
-    let mut local = None;
-    let mut replica_state = None;
     let mut dns_result = None;
     let mut consul_msg = None;
     let mut named_role = None;
     let mut named_asked = false;
     loop {
         if let (Some(sender), Some(master)) = (&tx, &named) {
-            match named_master_to_ask(settings, master, local.as_ref(), consul_msg.as_ref().map(|(agent, _)| agent)) {
+            match named_master_to_ask(settings, master, Some(&local), consul_msg.as_ref().map(|(agent, _)| agent)) {
                 Some(true) => {
                     let (addr, opts) = (master.clone(), ConnectOptions { connect_timeout: named_step, io_timeout: named_step, ..redis_opts.clone() });
                     spawn(sender, Box::new(move || Msg::NamedMaster(RedisConn::connect(&addr, &opts).and_then(|mut c| c.role()))));
@@ -187,10 +190,6 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
         }
         let left = (deadline + GRACE).saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
-            Ok(Msg::Local(r, state)) => {
-                local = Some(r);
-                replica_state = state;
-            }
             Ok(Msg::Dns(r)) => dns_result = Some(r),
             Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, side)),
             Ok(Msg::NamedMaster(r)) => named_role = Some(r),
@@ -199,7 +198,6 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
         }
     }
 
-    let local = local.unwrap_or_else(|| Err(redis::Error::Timeout { kind: ServerKind::Redis, addr: settings.redis.clone(), after: window }));
     let dns = dns_asked.then(|| DnsAnswer {
         name: dns_name.trim_end_matches('.').to_string(),
         result: dns_result.unwrap_or_else(|| Err(DnsError::Timeout { name: dns_name.clone(), server: dns_source.clone(), after: window })),

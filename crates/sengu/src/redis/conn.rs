@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ::redis::{ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue, RedisConnectionInfo, Value};
+use ::redis::{ConnectionAddr, ConnectionInfo, ErrorKind, FromRedisValue, RedisConnectionInfo, RedisError, Value};
 
 use super::info::{ReplicationInfo, Role};
 use super::{AuthFailure, Error, ServerKind};
@@ -147,17 +147,7 @@ impl RedisConn {
             auth.arg(user);
         }
         auth.arg(password.expose());
-        match auth.query::<Value>(&mut self.con) {
-            Ok(_) => Ok(()),
-            // A server without any password answers AUTH with this error; the connection works
-            // anyway, so a password configured ahead of `requirepass` (during a rollout) is
-            // not a failure, as with redis-cli.
-            Err(e) if e.detail().is_some_and(|d| d.contains("without any password configured")) => Ok(()),
-            Err(e) => Err(match map_error(e, self.kind, &self.addr, "AUTH", timeout, Some(true)) {
-                Error::Rejected { kind, addr, .. } => Error::AuthFailed { kind, addr, reason: AuthFailure::WrongCredentials },
-                other => other,
-            }),
-        }
+        login_outcome(auth.query::<Value>(&mut self.con), self.kind, &self.addr, timeout)
     }
 
     pub fn addr(&self) -> &HostPort {
@@ -180,14 +170,14 @@ impl RedisConn {
 
     /// `INFO replication`, parsed.
     pub fn info_replication(&mut self) -> Result<ReplicationInfo, Error> {
-        let text: String = self.query(::redis::cmd("INFO").arg("replication"), "INFO replication")?;
-        ReplicationInfo::parse(&text).map_err(|e| self.protocol("INFO replication", e.0))
+        let reply = self.query(&info_replication_cmd(), INFO_REPLICATION);
+        info_replication_from(self.kind, &self.addr, reply)
     }
 
     /// `ROLE`, parsed.
     pub fn role(&mut self) -> Result<Role, Error> {
-        let v: Value = self.query(&::redis::cmd("ROLE"), "ROLE")?;
-        Role::from_value(&v).map_err(|e| self.protocol("ROLE", e.0))
+        let reply = self.query(&role_cmd(), ROLE);
+        role_from(self.kind, &self.addr, reply)
     }
 
     /// `CLIENT PAUSE <ms> WRITE` (Redis 6.2+): write commands block for `duration` while reads go
@@ -207,9 +197,51 @@ impl RedisConn {
     }
 }
 
+/// `INFO replication`, as errors name it.
+pub(crate) const INFO_REPLICATION: &str = "INFO replication";
+/// `ROLE`, as errors name it.
+pub(crate) const ROLE: &str = "ROLE";
+
+pub(crate) fn info_replication_cmd() -> ::redis::Cmd {
+    let mut cmd = ::redis::cmd("INFO");
+    cmd.arg("replication");
+    cmd
+}
+
+pub(crate) fn role_cmd() -> ::redis::Cmd {
+    ::redis::cmd("ROLE")
+}
+
+/// A reply to [`info_replication_cmd`], parsed.
+pub(crate) fn info_replication_from(kind: ServerKind, addr: &HostPort, reply: Result<Value, Error>) -> Result<ReplicationInfo, Error> {
+    let protocol = |detail: String| Error::Protocol { kind, addr: addr.clone(), command: INFO_REPLICATION.to_string(), detail };
+    let text = String::from_redis_value(&reply?).map_err(|e| protocol(e.to_string()))?;
+    ReplicationInfo::parse(&text).map_err(|e| protocol(e.0))
+}
+
+/// A reply to [`role_cmd`], parsed.
+pub(crate) fn role_from(kind: ServerKind, addr: &HostPort, reply: Result<Value, Error>) -> Result<Role, Error> {
+    Role::from_value(&reply?).map_err(|e| Error::Protocol { kind, addr: addr.clone(), command: ROLE.to_string(), detail: e.0 })
+}
+
+/// What the reply to `AUTH` means for the connection.
+pub(crate) fn login_outcome(reply: Result<Value, RedisError>, kind: ServerKind, addr: &HostPort, timeout: Duration) -> Result<(), Error> {
+    match reply {
+        Ok(_) => Ok(()),
+        // A server without any password answers AUTH with this error; the connection works
+        // anyway, so a password configured ahead of `requirepass` (during a rollout) is not a
+        // failure, as with redis-cli.
+        Err(e) if e.detail().is_some_and(|d| d.contains("without any password configured")) => Ok(()),
+        Err(e) => Err(match map_error(e, kind, addr, "AUTH", timeout, Some(true)) {
+            Error::Rejected { kind, addr, .. } => Error::AuthFailed { kind, addr, reason: AuthFailure::WrongCredentials },
+            other => other,
+        }),
+    }
+}
+
 /// Maps a `redis` crate error to ours. `had_password` is `Some(true)` while logging in, `None`
 /// otherwise: a `NOAUTH` reply then means no password was configured at all.
-fn map_error(e: ::redis::RedisError, kind: ServerKind, addr: &HostPort, command: &str, after: Duration, had_password: Option<bool>) -> Error {
+pub(crate) fn map_error(e: RedisError, kind: ServerKind, addr: &HostPort, command: &str, after: Duration, had_password: Option<bool>) -> Error {
     let addr = addr.clone();
     if e.is_timeout() {
         return Error::Timeout { kind, addr, after };

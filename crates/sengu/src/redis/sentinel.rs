@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use ::redis::Value;
 use serde::Serialize;
 
+use super::batch::{self, Exchange, Replies};
 use super::conn::{ConnectOptions, RedisConn};
 use super::info::{text, ParseError, Role};
 use super::{Error, ServerKind};
@@ -146,16 +147,8 @@ impl SentinelConn {
     /// `SENTINEL GET-MASTER-ADDR-BY-NAME <name>`: where this sentinel says the master is, or
     /// `None` if it does not monitor `name`.
     pub fn master_addr(&mut self, name: &str) -> Result<Option<HostPort>, Error> {
-        const CMD: &str = "SENTINEL GET-MASTER-ADDR-BY-NAME";
-        match self.sentinel("GET-MASTER-ADDR-BY-NAME", name)? {
-            Value::Nil => Ok(None),
-            Value::Array(items) if items.len() == 2 => {
-                let host = text(&items[0]).map_err(|e| self.protocol(CMD, e))?;
-                let port = text(&items[1]).map_err(|e| self.protocol(CMD, e))?;
-                HostPort::from_parts(&host, &port).map(Some).map_err(|e| self.conn.protocol(CMD, e.to_string()))
-            }
-            other => Err(self.conn.protocol(CMD, format!("expected [ip, port], got {other:?}"))),
-        }
+        let reply = self.conn.query(&master_addr_cmd(name), MASTER_ADDR);
+        master_addr_from(self.addr(), reply)
     }
 
     /// `SENTINEL MASTER <name>`.
@@ -352,41 +345,66 @@ pub fn distinct(sentinels: &[HostPort]) -> Vec<&HostPort> {
     unique
 }
 
+/// The command [`SentinelConn::master_addr`] sends, named as in errors.
+const MASTER_ADDR: &str = "SENTINEL GET-MASTER-ADDR-BY-NAME";
+
+fn master_addr_cmd(name: &str) -> ::redis::Cmd {
+    let mut cmd = ::redis::cmd("SENTINEL");
+    cmd.arg("GET-MASTER-ADDR-BY-NAME").arg(name);
+    cmd
+}
+
+/// The master a `SENTINEL GET-MASTER-ADDR-BY-NAME` reply names (`None`: not monitored).
+fn master_addr_from(sentinel: &HostPort, reply: Result<Value, Error>) -> Result<Option<HostPort>, Error> {
+    let protocol = |detail: String| Error::Protocol { kind: ServerKind::Sentinel, addr: sentinel.clone(), command: MASTER_ADDR.to_string(), detail };
+    match reply? {
+        Value::Nil => Ok(None),
+        Value::Array(items) if items.len() == 2 => {
+            let host = text(&items[0]).map_err(|e| protocol(e.0))?;
+            let port = text(&items[1]).map_err(|e| protocol(e.0))?;
+            HostPort::from_parts(&host, &port).map(Some).map_err(|e| protocol(e.to_string()))
+        }
+        other => Err(protocol(format!("expected [ip, port], got {other:?}"))),
+    }
+}
+
+/// Asking one sentinel for the master of `name`, as one of several [`batch`](super::batch)
+/// exchanges; [`MasterQuery::votes`] counts the answers.
+#[derive(Debug)]
+pub(crate) struct MasterQuery<'a> {
+    name: &'a str,
+    sentinels: Vec<&'a HostPort>,
+}
+
+impl<'a> MasterQuery<'a> {
+    /// Every sentinel in `sentinels`, duplicates asked once.
+    pub(crate) fn new(sentinels: &'a [HostPort], name: &'a str) -> MasterQuery<'a> {
+        MasterQuery { name, sentinels: distinct(sentinels) }
+    }
+
+    pub(crate) fn exchanges(&self, opts: &'a ConnectOptions) -> Vec<Exchange<'a>> {
+        let commands = vec![(MASTER_ADDR, master_addr_cmd(self.name))];
+        self.sentinels.iter().map(|&addr| Exchange { kind: ServerKind::Sentinel, addr, opts, commands: commands.clone() }).collect()
+    }
+
+    /// Who said what, from the outcomes of [`MasterQuery::exchanges`] in their order.
+    pub(crate) fn votes(&self, outcomes: impl IntoIterator<Item = Result<Replies, Error>>) -> MasterVotes {
+        let mut votes = MasterVotes { name: self.name.to_string(), answers: Vec::new(), failures: Vec::new() };
+        for (&s, outcome) in self.sentinels.iter().zip(outcomes) {
+            match master_addr_from(s, outcome.and_then(|mut r| r.take(0))) {
+                Ok(master) => votes.answers.push((s.clone(), master)),
+                Err(e) => votes.failures.push((s.clone(), e)),
+            }
+        }
+        votes
+    }
+}
+
 /// Asks every sentinel in `sentinels` (duplicates ignored) for the master of `name`, all at once
 /// so a frozen sentinel costs one timeout, not one per sentinel, and returns who said what.
 pub fn ask_sentinels(sentinels: &[HostPort], name: &str, opts: &ConnectOptions) -> MasterVotes {
-    let unique = distinct(sentinels);
-    let results: Vec<(HostPort, Result<Option<HostPort>, Error>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = unique
-            .iter()
-            .map(|&s| {
-                let handle = scope.spawn(move || SentinelConn::connect(s, opts).and_then(|mut c| c.master_addr(name)));
-                (s.clone(), handle)
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(s, h)| {
-                let result = h.join().unwrap_or_else(|_| {
-                    Err(Error::Protocol {
-                        kind: ServerKind::Sentinel,
-                        addr: s.clone(),
-                        command: "SENTINEL GET-MASTER-ADDR-BY-NAME".to_string(),
-                        detail: "the query thread panicked".to_string(),
-                    })
-                });
-                (s, result)
-            })
-            .collect()
-    });
-    let mut votes = MasterVotes { name: name.to_string(), answers: Vec::new(), failures: Vec::new() };
-    for (s, r) in results {
-        match r {
-            Ok(master) => votes.answers.push((s, master)),
-            Err(e) => votes.failures.push((s, e)),
-        }
-    }
-    votes
+    let query = MasterQuery::new(sentinels, name);
+    query.votes(batch::run_all(&query.exchanges(opts)))
 }
 
 #[cfg(test)]
