@@ -34,7 +34,7 @@ pub(crate) struct Seen {
 
 enum Msg {
     Dns(Result<Vec<IpAddr>, DnsError>),
-    Consul(Option<Result<AgentSelf, consul::Error>>, ConsulSide),
+    Consul(Option<Result<AgentSelf, consul::Error>>, Box<ConsulSide>),
     NamedMaster(Result<Role, redis::Error>),
 }
 
@@ -115,7 +115,7 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
                 Ok(c) => (need_identity.then(|| c.agent_self()), publish.then(|| roles::read_instances(c, &service))),
                 Err(e) => (need_identity.then(|| Err(e.clone())), publish.then(|| Err(e.clone()))),
             };
-            Msg::Consul(agent, ConsulSide { client, instances })
+            Msg::Consul(agent, Box::new(ConsulSide { client, instances }))
         }));
     }
     // The local Redis and the sentinels are asked from this thread, all at once, while the
@@ -191,7 +191,7 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
         let left = (deadline + GRACE).saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(Msg::Dns(r)) => dns_result = Some(r),
-            Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, side)),
+            Ok(Msg::Consul(agent, side)) => consul_msg = Some((agent, *side)),
             Ok(Msg::NamedMaster(r)) => named_role = Some(r),
             // Every thread has answered (all senders gone) or the window closed.
             Err(_) => break,

@@ -65,7 +65,7 @@ pub struct Batch {
 }
 
 enum Slot {
-    Polled(Polled),
+    Polled(Box<Polled>),
     Thread(HostPort, std::thread::JoinHandle<Result<Replies, Error>>),
     Taken,
 }
@@ -84,10 +84,10 @@ impl Batch {
                     let spawned = std::thread::Builder::new().spawn(move || blocking(&Exchange { kind, addr: &addr, opts: &opts, commands }));
                     match spawned {
                         Ok(handle) => Slot::Thread(x.addr.clone(), handle),
-                        Err(e) => Slot::Polled(Polled::failed(x, format!("cannot start a thread: {e}"))),
+                        Err(e) => Slot::Polled(Box::new(Polled::failed(x, format!("cannot start a thread: {e}")))),
                     }
                 } else {
-                    Slot::Polled(Polled::start(x, start))
+                    Slot::Polled(Box::new(Polled::start(x, start)))
                 }
             })
             .collect();
