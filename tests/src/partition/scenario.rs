@@ -243,7 +243,7 @@ pub enum Fault {
     Return(Duration),
     /// Scenario 5: the master's host cut from the Consul servers only.
     ServersOnly(Duration),
-    /// Scenario 6: the hosts cut from each other; reconcile runs on both sides after `hold / 2`.
+    /// Scenario 6: the hosts cut from each other; a bounded reconcile runs on both sides after `hold / 3`.
     Between(Duration),
 }
 
@@ -296,12 +296,29 @@ pub fn run(lab: &PartitionLab, fault: &Fault, tag: &str) -> RunData {
             std::thread::sleep(*hold);
         }
         Fault::Between(hold) => {
+            let heal_due = Instant::now() + *hold;
             lab.cut_between_hosts();
-            std::thread::sleep(*hold / 2);
+            std::thread::sleep(*hold / 3);
             let seen = [lab.sentinels_seen_from(0), lab.sentinels_seen_from(1)];
-            let codes: Vec<String> = (0..2).map(|i| lab.rebalance(i, &["reconcile"]).status.code().map_or("signal".into(), |c| c.to_string())).collect();
-            std::thread::sleep(*hold / 2);
-            let _ = write!(note, "sentinels reachable from host a: {} of 3, from b: {} of 3; reconcile exit a {}, b {}", seen[0], seen[1], codes[0], codes[1]);
+            // A timer's reconcile on each side, at once. Left to its default, the minority
+            // side's would wait about 37 s for a majority and hold the heal back that long
+            // (the partition then lasted 55 s, not 15): bounded to end inside the partition.
+            let wait = format!("{}ms", (*hold / 3).as_millis());
+            let codes: Vec<String> = std::thread::scope(|scope| {
+                let runs: Vec<_> = (0..2).map(|i| scope.spawn({ let wait = wait.clone(); move || lab.rebalance(i, &["reconcile", "--replica-wait", &wait]) })).collect();
+                runs.into_iter().map(|h| h.join().ok().and_then(|out| out.status.code()).map_or("signal".into(), |c| c.to_string())).collect()
+            });
+            std::thread::sleep(heal_due.saturating_duration_since(Instant::now()));
+            let held = Duration::from_micros(u64::try_from(now_us().saturating_sub(fault_at)).unwrap_or(0));
+            let _ = write!(
+                note,
+                "sentinels reachable from host a: {} of 3, from b: {} of 3; reconcile (--replica-wait {wait}) exit a {}, b {}; partition held {:.1} s",
+                seen[0],
+                seen[1],
+                codes[0],
+                codes[1],
+                held.as_secs_f64()
+            );
         }
     }
     let heal_at = now_us();
