@@ -20,7 +20,8 @@
 //!
 //! The strategies compared ([`Strategy`]): the shipped check without `--fence-stale-master`,
 //! the shipped check (with it), and the check without the fence plus Redis's own
-//! `min-replicas-to-write 1` / `min-replicas-max-lag` ([`MIN_REPLICAS_MAX_LAG`]).
+//! `min-replicas-to-write 1` / `min-replicas-max-lag` ([`MIN_REPLICAS_MAX_LAG`]), and that with
+//! clients that wait for a replica (`WAIT 1`) before counting a write as done.
 //! The scenarios and their figures are in [`scenario`].
 
 pub mod scenario;
@@ -65,17 +66,26 @@ pub enum Strategy {
     Fence,
     /// No fence; Redis `min-replicas-to-write 1`, `min-replicas-max-lag` [`MIN_REPLICAS_MAX_LAG`].
     MinReplicas,
+    /// [`Strategy::MinReplicas`], and clients that count a write as done only once `WAIT 1`
+    /// says a replica has it.
+    MinReplicasWait,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 3] = [Strategy::NoFencing, Strategy::Fence, Strategy::MinReplicas];
+    pub const ALL: [Strategy; 4] = [Strategy::NoFencing, Strategy::Fence, Strategy::MinReplicas, Strategy::MinReplicasWait];
 
     pub fn name(self) -> String {
         match self {
             Strategy::NoFencing => "no fencing".into(),
             Strategy::Fence => "sengu --fence-stale-master".into(),
             Strategy::MinReplicas => format!("redis min-replicas-to-write 1, min-replicas-max-lag {MIN_REPLICAS_MAX_LAG}"),
+            Strategy::MinReplicasWait => format!("{}; clients WAIT 1", Strategy::MinReplicas.name()),
         }
+    }
+
+    /// Whether the Redis servers run with `min-replicas-to-write`.
+    pub fn min_replicas(self) -> bool {
+        matches!(self, Strategy::MinReplicas | Strategy::MinReplicasWait)
     }
 }
 
@@ -136,7 +146,7 @@ impl PartitionLab {
         say(&format!("Redis on a (master) and b (replica), one fixed sentinel each; strategy: {}", strategy.name()));
         let server = |i: usize| {
             let mut b = RedisServer::builder(IpAddr::V4(HOSTS[i]));
-            if strategy == Strategy::MinReplicas {
+            if strategy.min_replicas() {
                 b = b.config_line("min-replicas-to-write 1").config_line(format!("min-replicas-max-lag {MIN_REPLICAS_MAX_LAG}"));
             }
             b
@@ -343,6 +353,9 @@ impl PartitionLab {
     pub fn writer(&self, i: usize, key: &str, target: Option<SocketAddr>) -> Writer {
         let mut cmd = self.net.host(HOST_NAMES[i]).command(bin("sengu-lab-writer"));
         cmd.args(["--key", key]);
+        if self.strategy == Strategy::MinReplicasWait {
+            cmd.args(["--wait-replicas", "1"]);
+        }
         match target {
             Some(addr) => cmd.args(["--addr", &addr.to_string()]),
             None => {

@@ -8,8 +8,12 @@
 //! what the name resolves to then. A failed or timed-out write is never retried. It runs
 //! until its stdin closes (the lab runs it in a host's network namespace with `nsenter`).
 //!
+//! With `--wait-replicas N`, a write counts as acknowledged only once `WAIT N <timeout>` says N
+//! replicas have it, as a client that must not lose a write does; fewer is a failure (the
+//! write may still be on the master, or be lost with it).
+//!
 //! Usage: `sengu-lab-writer --key K (--addr IP:PORT | --dns-name N --dns-server IP:PORT --port IP=PORT…)
-//!         [--interval-ms 10] [--timeout-ms 250]`
+//!         [--interval-ms 10] [--timeout-ms 250] [--wait-replicas N]`
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -25,10 +29,11 @@ struct Args {
     ports: Vec<(std::net::IpAddr, u16)>,
     interval: Duration,
     timeout: Duration,
+    wait_replicas: Option<i64>,
 }
 
 fn parse() -> Result<Args, String> {
-    let mut a = Args { key: String::new(), addr: None, dns_name: None, dns_server: None, ports: Vec::new(), interval: Duration::from_millis(10), timeout: Duration::from_millis(250) };
+    let mut a = Args { key: String::new(), addr: None, dns_name: None, dns_server: None, ports: Vec::new(), interval: Duration::from_millis(10), timeout: Duration::from_millis(250), wait_replicas: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -44,6 +49,7 @@ fn parse() -> Result<Args, String> {
             }
             "--interval-ms" => a.interval = ms()?,
             "--timeout-ms" => a.timeout = ms()?,
+            "--wait-replicas" => a.wait_replicas = Some(value.parse().map_err(|e| format!("--wait-replicas: {e}"))?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -107,8 +113,15 @@ fn main() {
         }
         if let Some((c, addr)) = con.as_mut() {
             let addr = *addr;
-            match redis::cmd("RPUSH").arg(&args.key).arg(seq).query::<i64>(c) {
-                Ok(_) => {
+            let written = redis::cmd("RPUSH").arg(&args.key).arg(seq).query::<i64>(c).and_then(|_| match args.wait_replicas {
+                // WAIT's own timeout ends before the connection's read timeout.
+                Some(n) => redis::cmd("WAIT").arg(n).arg(args.timeout.as_millis() / 2).query::<i64>(c).and_then(|k| {
+                    if k >= n { Ok(()) } else { Err(redis::RedisError::from((redis::ErrorKind::ResponseError, "WAIT", format!("{k} of {n} replicas have it")))) }
+                }),
+                None => Ok(()),
+            });
+            match written {
+                Ok(()) => {
                     let _ = writeln!(out, "{} ack {seq} {addr}", now_us());
                 }
                 Err(e) => {

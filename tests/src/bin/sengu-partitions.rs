@@ -7,7 +7,7 @@
 //! `unshare --net --mount --pid --fork --kill-child --mount-proc`, so every namespace, link
 //! and rule it creates dies with it, also on Ctrl-C.
 //!
-//! Usage: `sengu-partitions [--runs N] [--strategy none|fence|min-replicas]… [--scenario N]…
+//! Usage: `sengu-partitions [--runs N] [--strategy none|fence|min-replicas|min-replicas-wait]… [--scenario N]…
 //!         [--hold SECS] [--flap-for SECS] [--report yes]` (`--report yes` prints the lab's
 //! report, check runs, sentinel and Redis logs, after every scenario)
 
@@ -39,7 +39,8 @@ fn parse() -> Result<Args, String> {
                 "none" => Strategy::NoFencing,
                 "fence" => Strategy::Fence,
                 "min-replicas" => Strategy::MinReplicas,
-                other => return Err(format!("unknown strategy {other} (none, fence, min-replicas)")),
+                "min-replicas-wait" => Strategy::MinReplicasWait,
+                other => return Err(format!("unknown strategy {other} (none, fence, min-replicas, min-replicas-wait)")),
             }),
             "--scenario" => a.scenarios.push(value.parse().ok().filter(|n| (1..=6).contains(n)).ok_or("--scenario takes 1 to 6")?),
             "--hold" => a.timing.hold = secs()?,
