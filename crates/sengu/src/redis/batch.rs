@@ -66,7 +66,7 @@ pub struct Batch {
 
 enum Slot {
     Polled(Box<Polled>),
-    Thread(HostPort, std::thread::JoinHandle<Result<Replies, Error>>),
+    Thread(ServerKind, HostPort, std::thread::JoinHandle<Result<Replies, Error>>),
     Taken,
 }
 
@@ -83,7 +83,7 @@ impl Batch {
                     let (kind, addr, opts, commands) = (x.kind, x.addr.clone(), x.opts.clone(), x.commands.clone());
                     let spawned = std::thread::Builder::new().spawn(move || blocking(&Exchange { kind, addr: &addr, opts: &opts, commands }));
                     match spawned {
-                        Ok(handle) => Slot::Thread(x.addr.clone(), handle),
+                        Ok(handle) => Slot::Thread(x.kind, x.addr.clone(), handle),
                         Err(e) => Slot::Polled(Box::new(Polled::failed(x, format!("cannot start a thread: {e}")))),
                     }
                 } else {
@@ -102,16 +102,17 @@ impl Batch {
         drive(&mut self.slots, index);
         match std::mem::replace(&mut self.slots[index], Slot::Taken) {
             Slot::Polled(p) => p.outcome.expect("drive ends once the exchange has its outcome"),
-            Slot::Thread(addr, handle) => handle.join().unwrap_or_else(|_| {
-                Err(Error::Protocol { kind: ServerKind::Redis, addr, command: "connect".into(), detail: "the exchange's thread panicked".into() })
+            Slot::Thread(kind, addr, handle) => handle.join().unwrap_or_else(|_| {
+                Err(Error::Protocol { kind, addr, command: "connect".into(), detail: "the exchange's thread panicked".into() })
             }),
             Slot::Taken => panic!("exchange {index} was taken twice"),
         }
     }
 }
 
-/// A TLS exchange or one by host name, one command after the other on a [`RedisConn`]. A server that stops
-/// answering ends the exchange; an error reply is that command's alone, as when polled.
+/// A TLS exchange or one by host name, one command after the other on a [`RedisConn`]. A
+/// server that stops answering ends the exchange; an error reply is that command's alone, as
+/// when polled.
 fn blocking(x: &Exchange<'_>) -> Result<Replies, Error> {
     let mut conn = RedisConn::connect_as(x.kind, x.addr, x.opts)?;
     let mut values = Vec::with_capacity(x.commands.len());
@@ -157,7 +158,7 @@ impl Polled {
 
     fn start(x: &Exchange<'_>, start: Instant) -> Polled {
         let mut p = Polled::unconnected(x, start);
-        match p.connect(x.opts.connect_timeout) {
+        match p.connect() {
             Ok(socket) => p.socket = Some(socket),
             Err(e) => p.outcome = Some(Err(e)),
         }
@@ -195,10 +196,11 @@ impl Polled {
         }
     }
 
-    /// Starts a non-blocking connect to the address (an IP address: see [`Batch::start`]).
-    fn connect(&self, timeout: Duration) -> Result<Socket, Error> {
-        let target: SocketAddr = crate::dns::resolve_endpoint(&self.addr, timeout)
-            .map_err(|e| Error::Unreachable { kind: self.kind, addr: self.addr.clone(), detail: e.to_string() })?[0];
+    /// Starts a non-blocking connect (to an IP address: names go to threads, see
+    /// [`Batch::start`]).
+    fn connect(&self) -> Result<Socket, Error> {
+        let ip = self.addr.ip().ok_or_else(|| Error::Config { kind: self.kind, addr: self.addr.clone(), detail: "not an IP address".into() })?;
+        let target = SocketAddr::new(ip, self.addr.port);
         let socket = Socket::new(Domain::for_address(target), Type::STREAM.nonblocking().cloexec(), Some(Protocol::TCP))
             .and_then(|s| s.set_tcp_nodelay(true).map(|()| s))
             .map_err(|e| self.io_error(e, "connect"))?;
