@@ -305,7 +305,8 @@ pub fn run(lab: &PartitionLab, fault: &Fault, tag: &str) -> RunData {
             // (the partition then lasted 55 s, not 15): bounded to end inside the partition.
             let wait = format!("{}ms", (*hold / 3).as_millis());
             let codes: Vec<String> = std::thread::scope(|scope| {
-                let runs: Vec<_> = (0..2).map(|i| scope.spawn({ let wait = wait.clone(); move || lab.rebalance(i, &["reconcile", "--replica-wait", &wait]) })).collect();
+                let wait = wait.as_str();
+                let runs: Vec<_> = (0..2).map(|i| scope.spawn(move || lab.rebalance(i, &["reconcile", "--replica-wait", wait]))).collect();
                 runs.into_iter().map(|h| h.join().ok().and_then(|out| out.status.code()).map_or("signal".into(), |c| c.to_string())).collect()
             });
             std::thread::sleep(heal_due.saturating_duration_since(Instant::now()));

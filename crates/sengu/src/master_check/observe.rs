@@ -177,7 +177,7 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
     let mut named_asked = false;
     loop {
         if let (Some(sender), Some(master)) = (&tx, &named) {
-            match named_master_to_ask(settings, master, Some(&local), consul_msg.as_ref().map(|(agent, _)| agent)) {
+            match named_master_to_ask(settings, master, &local, consul_msg.as_ref().map(|(agent, _)| agent)) {
                 Some(true) => {
                     let (addr, opts) = (master.clone(), ConnectOptions { connect_timeout: named_step, io_timeout: named_step, ..redis_opts.clone() });
                     spawn(sender, Box::new(move || Msg::NamedMaster(RedisConn::connect(&addr, &opts).and_then(|mut c| c.role()))));
@@ -234,14 +234,15 @@ pub(crate) fn observe(settings: &Settings, start: Instant, window: Duration) -> 
 }
 
 /// Whether the sentinels' `master` must be asked its role: only when the local Redis says
-/// master and this node is not `master`. `None` while that is not known yet.
+/// master and this node is not `master`. `None` while the agent's answer, which names this
+/// node, is not in yet.
 fn named_master_to_ask(
     settings: &Settings,
     master: &HostPort,
-    local: Option<&Result<ReplicationInfo, redis::Error>>,
+    local: &Result<ReplicationInfo, redis::Error>,
     agent: Option<&Option<Result<AgentSelf, consul::Error>>>,
 ) -> Option<bool> {
-    match local? {
+    match local {
         Ok(info) if info.role == InfoRole::Master => {}
         _ => return Some(false),
     }
