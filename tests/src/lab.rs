@@ -28,7 +28,7 @@ use sengu::consul::{Client, ClientConfig};
 use sengu::redis::{ConnectOptions, SentinelConn};
 use serde_json::Value;
 use testbed::mariadb::{Mariadb, MariadbOpts, APP_PASSWORD, APP_USER, MONITOR_PASSWORD, MONITOR_USER};
-use testbed::redis::{RedisSet, Sentinel};
+use testbed::redis::{RedisSet, Sentinel, SentinelBuilder};
 use testbed::{host, reserve, PortLease};
 
 /// The service, as in the shipped `consul.d` files.
@@ -61,6 +61,25 @@ fn shipped_role_definition() -> Value {
 
 /// The sentinels' master name: what the shipped check passes as `--sentinel-master`, so the
 /// lab's sentinels monitor the name the check asks for.
+/// Host `i`'s fixed sentinel as both labs run it: a numbered myid, the host's settings file and
+/// Consul agent in its environment, `sentinel-rebalance` as its `client-reconfig-script`.
+pub fn host_sentinel(builder: SentinelBuilder, i: usize, config: &Path, agent: SocketAddr) -> Sentinel {
+    builder
+        .myid(Sentinel::numbered_myid(0xa0 + i as u64))
+        .env("SENGU_CONFIG", config)
+        .env("CONSUL_HTTP_ADDR", format!("http://{agent}"))
+        .client_reconfig_script(bin("sentinel-rebalance"))
+        .start()
+}
+
+/// A host's Consul agent config dir (`<host dir>/consul.d`) holding `def` as `redis.json`.
+pub fn agent_config_dir(host_dir: &Path, def: &Value) -> PathBuf {
+    let dir = host_dir.join("consul.d");
+    std::fs::create_dir_all(&dir).expect("create a consul.d dir");
+    std::fs::write(dir.join("redis.json"), serde_json::to_string_pretty(def).unwrap_or_default()).expect("write redis.json");
+    dir
+}
+
 pub fn master_name() -> String {
     let def = shipped_role_definition();
     let args: Vec<&str> = def["service"]["checks"][0]["args"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
@@ -136,23 +155,14 @@ impl Lab {
         say("starting Redis on hosts A (127.0.0.11, master) and B (127.0.0.12, replica) with a fixed sentinel each");
         let mut redis = RedisSet::builder().replicas(1).sentinel_hosts(vec![]).master_name(master_name()).start();
         for i in 0..2 {
-            let s = redis
-                .sentinel_builder(host(11 + i as u8))
-                .myid(Sentinel::numbered_myid(0xa0 + i as u64))
-                .env("SENGU_CONFIG", &hosts[i].config)
-                .env("CONSUL_HTTP_ADDR", format!("http://{}", agents[i]))
-                .client_reconfig_script(bin("sentinel-rebalance"))
-                .start();
+            let s = host_sentinel(redis.sentinel_builder(host(11 + i as u8)), i, &hosts[i].config, agents[i]);
             redis.add_sentinel(s);
         }
 
         say("starting consul-standin: agents redis-a and redis-b with the shipped consul.d/redis-role.json, DNS");
         let mut builder = Standin::builder().dns_at(dns).first_check_immediately(true);
         for i in 0..2 {
-            let agent_dir = hosts[i].dir.join("consul.d");
-            std::fs::create_dir_all(&agent_dir).expect("create a consul.d dir");
-            let def = role_definition(&redis, &hosts, i, dns, agents[i]);
-            std::fs::write(agent_dir.join("redis.json"), serde_json::to_string_pretty(&def).unwrap_or_default()).expect("write redis.json");
+            let agent_dir = agent_config_dir(&hosts[i].dir, &role_definition(&redis, &hosts, i, dns, agents[i]));
             builder = builder.agent_at(AGENTS[i], agents[i]).config_dir(AGENTS[i], agent_dir);
         }
         let consul = builder.start().unwrap_or_else(|e| panic!("consul-standin did not start: {e}"));

@@ -42,7 +42,7 @@ use testbed::netlab::{Direction, NetLab, SERVERS};
 use testbed::redis::{RedisServer, Sentinel};
 use testbed::{reserve, PortLease};
 
-use crate::lab::{bin, kill_floating, master_name, text, FLOATING_MYID, SERVICE};
+use crate::lab::{agent_config_dir, bin, host_sentinel, kill_floating, master_name, text, FLOATING_MYID, SERVICE};
 
 /// The hosts' addresses.
 pub const HOSTS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 77, 0, 11), Ipv4Addr::new(10, 77, 0, 12)];
@@ -156,22 +156,14 @@ impl PartitionLab {
         let servers = vec![master, replica];
         let mut sentinels = Vec::new();
         for i in 0..2 {
-            let s = Sentinel::builder(IpAddr::V4(HOSTS[i]), master_name(), servers[0].addr())
-                .myid(Sentinel::numbered_myid(0xa0 + i as u64))
-                .env("SENGU_CONFIG", &hosts[i].config)
-                .env("CONSUL_HTTP_ADDR", format!("http://{}", agents[i]))
-                .client_reconfig_script(bin("sentinel-rebalance"))
-                .start();
-            sentinels.push(s);
+            sentinels.push(host_sentinel(Sentinel::builder(IpAddr::V4(HOSTS[i]), master_name(), servers[0].addr()), i, &hosts[i].config, agents[i]));
         }
 
         say("consul-standin: the servers, agents redis-a and redis-b running the shipped role check in their hosts, DNS");
         let mut builder = Standin::builder().dns_at(dns).first_check_immediately(true);
         for i in 0..2 {
-            let agent_dir = hosts[i].dir.join("consul.d");
-            std::fs::create_dir_all(&agent_dir).expect("create a consul.d dir");
             let def = role_definition(&net, strategy, i, servers[i].addr(), &sentinels, &hosts, dns, agents[i]);
-            std::fs::write(agent_dir.join("redis.json"), serde_json::to_string_pretty(&def).unwrap_or_default()).expect("write redis.json");
+            let agent_dir = agent_config_dir(&hosts[i].dir, &def);
             builder = builder.agent_at(AGENTS[i], agents[i]).node_address(AGENTS[i], IpAddr::V4(HOSTS[i])).config_dir(AGENTS[i], agent_dir);
         }
         let consul = Arc::new(builder.start().unwrap_or_else(|e| panic!("consul-standin did not start: {e}")));
